@@ -1,0 +1,146 @@
+import { expressionColumns } from './sql-text.js'
+
+/** Anything with node-postgres's `query`: a `pg.Pool`, a `pg.Client`, `fastify.pg`… */
+export interface Queryable {
+  query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>
+}
+
+/** One key of a unique index, in index order. */
+export interface IndexKey {
+  /** As `pg_get_indexdef(index, k, true)` prints it, hence as it appears in DETAIL. */
+  definition: string
+  /** The table columns it uses: the column itself, or those an expression uses. */
+  columns: string[]
+  /** Whether the key's type never prints `, ` (numbers, booleans, dates, uuid…). */
+  commaFree: boolean
+}
+
+/** What the catalog says about one unique index. */
+export interface UniqueIndex {
+  schema: string
+  /** The index name, which is what a unique violation reports as its `constraint`. */
+  name: string
+  table: string
+  keys: IndexKey[]
+  /** The key columns, in index order, without repeats. */
+  columns: string[]
+  /** For a partition's index: the index of the partitioned table it belongs to, at the top of the tree. */
+  parent: { schema: string, name: string, table: string } | undefined
+}
+
+/**
+ * Every unique index outside the system schemas, one row per key. `pg_partition_root` finds the
+ * top of a partition tree for indexes too; `pg_depend` gives the table columns an index uses,
+ * which bounds the names found in an expression's text.
+ */
+export const CATALOG_SQL = `
+SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS position,
+       pg_get_indexdef(i.indexrelid, k, true) AS definition,
+       CASE WHEN i.indkey[k - 1] = 0 THEN NULL ELSE ta.attname END AS column_name,
+       (ty.typcategory IN ('N', 'B', 'D', 'T', 'I') OR ty.typname = 'uuid') AS comma_free,
+       CASE WHEN i.indkey[k - 1] = 0 THEN ARRAY(
+         SELECT da.attname::text FROM pg_depend d
+         JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS depend_columns,
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_class tc ON tc.oid = i.indrelid
+CROSS JOIN LATERAL generate_series(1, i.indnkeyatts) AS k
+JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k
+JOIN pg_type ty ON ty.oid = ia.atttypid
+LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[k - 1]
+LEFT JOIN pg_class ri ON ri.oid = pg_partition_root(i.indexrelid) AND ri.oid <> i.indexrelid
+LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
+LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
+LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
+WHERE i.indisunique
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+  AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
+ORDER BY n.nspname, ic.relname, k`
+
+interface CatalogRow {
+  schema: string
+  name: string
+  table: string
+  definition: string
+  column_name: string | null
+  comma_free: boolean
+  depend_columns: string[] | null
+  parent_schema: string | null
+  parent_name: string | null
+  parent_table: string | null
+}
+
+/** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
+export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[]): Promise<UniqueIndex[]> {
+  const { rows } = await db.query(CATALOG_SQL, [schemas ?? null])
+  const indexes: UniqueIndex[] = []
+  let current: UniqueIndex | undefined
+  for (const row of rows as CatalogRow[]) {
+    if (current === undefined || current.schema !== row.schema || current.name !== row.name) {
+      current = {
+        schema: row.schema,
+        name: row.name,
+        table: row.table,
+        keys: [],
+        columns: [],
+        parent: row.parent_name === null
+          ? undefined
+          : { schema: row.parent_schema ?? row.schema, name: row.parent_name, table: row.parent_table ?? row.table }
+      }
+      indexes.push(current)
+    }
+    const key = toKey(row)
+    current.keys.push(key)
+    for (const column of key.columns) if (!current.columns.includes(column)) current.columns.push(column)
+  }
+  return indexes
+}
+
+function toKey (row: CatalogRow): IndexKey {
+  // An expression's columns: the names in its text that pg_depend confirms the index uses
+  // (pg_depend alone would also list the columns of a partial index's WHERE clause).
+  const columns = row.column_name !== null
+    ? [row.column_name]
+    : expressionColumns(row.definition, new Set(row.depend_columns ?? []))
+  return { definition: row.definition, columns, commaFree: row.comma_free }
+}
+
+/**
+ * The unique indexes of one database, by name. Index names are unique within a schema; an
+ * error that lost its schema (some wrappers drop it) is looked up by name alone, which answers
+ * only when one schema has an index of that name.
+ */
+export class IndexCatalog {
+  private readonly bySchemaAndName = new Map<string, UniqueIndex>()
+  private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
+
+  constructor (indexes: Iterable<UniqueIndex> = []) {
+    for (const index of indexes) {
+      this.bySchemaAndName.set(qualified(index.schema, index.name), index)
+      this.byName.set(index.name, this.byName.has(index.name) ? null : index)
+    }
+  }
+
+  get size (): number {
+    return this.bySchemaAndName.size
+  }
+
+  find (name: string, schema: string | undefined): UniqueIndex | undefined {
+    if (schema !== undefined) return this.bySchemaAndName.get(qualified(schema, name))
+    return this.byName.get(name) ?? undefined
+  }
+
+  /** Every index name, once each. */
+  names (): IterableIterator<string> {
+    return this.byName.keys()
+  }
+}
+
+function qualified (schema: string, name: string): string {
+  return `${schema}\u0000${name}`
+}

@@ -1,0 +1,155 @@
+import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { CatalogCache } from './catalog-cache.js'
+import type { Queryable } from './catalog.js'
+import { describeConflict, type Conflict } from './describe.js'
+import {
+  checkPluginOptions, checkRouteConfig, overlongNames, MAX_IDENTIFIER_BYTES,
+  type FastifyPgConflictOptions, type RouteConflictConfig
+} from './options.js'
+import { findUniqueViolation, type PgErrorFields } from './recognise.js'
+import { conflictBody, conflictError, isConflictError, logEntry } from './respond.js'
+import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** fastify-pg-conflict's settings for this route; `false` leaves its errors alone. */
+    conflict?: RouteConflictConfig | false
+  }
+  interface FastifyInstance {
+    pgConflict: PgConflictDecorator
+  }
+}
+
+/** `fastify.pgConflict`: the plugin's core, for application code that handles errors itself. */
+export interface PgConflictDecorator {
+  /** The conflict in a thrown value, described with the plugin-wide settings; `undefined` if it is no unique violation. */
+  describe: (error: unknown) => Promise<Conflict | undefined>
+  /** Reads the catalog again now (after a migration, say). */
+  refresh: () => Promise<void>
+}
+
+/** One level of settings: the plugin's, or a route's. */
+interface Level {
+  rules: RuleSet
+  settings: ConflictSettings
+  fieldName: ((column: string) => string) | undefined
+}
+
+type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
+
+const TRANSLATING = Symbol('fastify-pg-conflict.errorHandler')
+
+const identity = (column: string): string => column
+
+/**
+ * Fastify's own error handler is the only unbound one: `setErrorHandler` binds the user's to its
+ * instance, so theirs is named `bound …` whatever they called it.
+ */
+function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
+  return handler.name === 'defaultErrorHandler'
+}
+
+const plugin: FastifyPluginCallback<FastifyPgConflictOptions> = function fastifyPgConflict (fastify, options, done) {
+  checkPluginOptions(options)
+  const { pool, catalog: catalogOptions, constraints = [], fieldName, ...settings } = options
+  const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
+  const configured: ConstraintRule[] = [...constraints] // every rule, for the start-up check against the catalog
+  let cache: CatalogCache | undefined
+
+  for (const name of overlongNames(constraints)) {
+    fastify.log.warn(`fastify-pg-conflict: constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
+  }
+
+  /** Describe a unique violation and settle its settings, route level first. */
+  async function understand (pgError: PgErrorFields, route: Level | undefined): Promise<{ conflict: Conflict, settings: ResolvedSettings }> {
+    const index = pgError.constraint === undefined || cache === undefined
+      ? undefined
+      : await cache.find(pgError.constraint, pgError.schema)
+    const names = [index?.parent?.name, pgError.constraint]
+    const settings = resolveSettings([route?.rules.match(names), route?.settings, pluginLevel.rules.match(names), pluginLevel.settings])
+    const conflict = describeConflict(pgError, index, {
+      fields: settings.fields,
+      fieldName: route?.fieldName ?? pluginLevel.fieldName ?? identity
+    })
+    return { conflict, settings }
+  }
+
+  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined): ErrorHandler {
+    async function answer (pgError: PgErrorFields, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      const { conflict, settings } = await understand(pgError, route)
+      const body = conflictBody(conflict, settings)
+      request.log.info(logEntry(conflict, settings), 'unique violation answered with 409')
+      const error = conflictError(conflict, body)
+      if (userHandler !== undefined) return await userHandler(error, request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw error
+      reply.code(409)
+      return body
+    }
+    const handler: ErrorHandler = (error, request, reply) => {
+      const pgError = reply.sent || isConflictError(error) ? undefined : findUniqueViolation(error)
+      if (pgError !== undefined) return answer(pgError, request, reply)
+      if (userHandler !== undefined) return userHandler(error, request, reply)
+      throw error // on to the scope's error handler, exactly as without this plugin
+    }
+    return Object.assign(handler, { [TRANSLATING]: true })
+  }
+
+  fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
+    const userHandler = routeOptions.errorHandler as ErrorHandler & { [TRANSLATING]?: true } | undefined
+    if (userHandler?.[TRANSLATING] === true) return // the HEAD route Fastify copies from a GET
+    const config = routeOptions.config?.conflict
+    checkRouteConfig(config, `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`)
+    if (config === false) return
+    let route: Level | undefined
+    if (config !== undefined) {
+      const { constraints: routeRules = [], fieldName: routeFieldName, ...routeSettings } = config
+      route = { rules: new RuleSet(routeRules), settings: routeSettings, fieldName: routeFieldName }
+      configured.push(...routeRules)
+      for (const name of overlongNames(routeRules)) {
+        fastify.log.warn(`fastify-pg-conflict: route ${routeOptions.url}: constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL never reports it`)
+      }
+    }
+    routeOptions.errorHandler = translating(route, userHandler)
+  })
+
+  fastify.addHook('onReady', async function () {
+    if (catalogOptions === false) return
+    const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
+    if (db === undefined) return
+    cache = new CatalogCache(db, {
+      schemas: catalogOptions?.schemas,
+      minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
+      timeout: catalogOptions?.timeout ?? 2000,
+      onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
+    })
+    await cache.refresh()
+    warnUnmatched(this, cache, configured)
+  })
+
+  fastify.decorate('pgConflict', {
+    async describe (error: unknown) {
+      const pgError = findUniqueViolation(error)
+      return pgError === undefined ? undefined : (await understand(pgError, undefined)).conflict
+    },
+    async refresh () {
+      await cache?.refresh()
+    }
+  } satisfies PgConflictDecorator)
+
+  done()
+}
+
+/** Warns of configured constraints that no index in the database answers to: typos, renamed or cut names. */
+function warnUnmatched (fastify: FastifyInstance, cache: CatalogCache, rules: readonly ConstraintRule[]): void {
+  if (cache.catalog.size === 0) return // the read failed, or an empty database: nothing to compare with
+  const names = [...cache.catalog.names()]
+  for (const rule of rules) {
+    const matches = matcher(rule)
+    if (!names.some(matches)) {
+      fastify.log.warn(`fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint ${String(rule.constraint)}${rule.match === undefined || rule.match === 'exact' ? '' : ` (${rule.match})`}`)
+    }
+  }
+}
+
+export const fastifyPgConflict = fp(plugin, { fastify: '5.x', name: 'fastify-pg-conflict' })

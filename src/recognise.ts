@@ -1,0 +1,86 @@
+/**
+ * Step one of the data path: is this thrown value a PostgreSQL error, under whatever wrapper?
+ *
+ * node-postgres throws `DatabaseError` (`code`, `detail`, `constraint`, `table`, `schema`, `column`);
+ * postgres.js throws `PostgresError` (`code`, `detail`, `constraint_name`, `table_name`, …).
+ * Libraries wrap them and keep the original on `cause` (or `driverError`, `parent`, `original`),
+ * sometimes with a copy of the fields on top. This module finds the original and gives its fields
+ * under one set of names.
+ */
+
+/** A PostgreSQL error's fields, whichever client produced it. */
+export interface PgErrorFields {
+  /** SQLSTATE, e.g. `23505`. */
+  code: string
+  message: string
+  detail: string | undefined
+  constraint: string | undefined
+  schema: string | undefined
+  table: string | undefined
+  column: string | undefined
+  /** The error object the fields were read from. */
+  error: object
+}
+
+/** How deep to follow wrappers; real ones nest two or three levels. */
+const MAX_DEPTH = 8
+
+/** Properties on which libraries keep the error they wrap, in the order they are tried. */
+const WRAPPED = ['cause', 'driverError', 'parent', 'original'] as const
+
+const SQLSTATE = /^[0-9A-Z]{5}$/
+
+/**
+ * The PostgreSQL error in `thrown`, looking through up to eight levels of wrappers (and never
+ * twice at the same object); `undefined` when there is none. Only an object whose `code` is a
+ * SQLSTATE and that carries at least one of PostgreSQL's own fields counts, so that another
+ * library's five-letter code is not taken for one. Never throws, even on hostile getters.
+ */
+export function findPgError (thrown: unknown): PgErrorFields | undefined {
+  try {
+    return search(thrown, 0, [])
+  } catch {
+    return undefined
+  }
+}
+
+function search (value: unknown, depth: number, seen: object[]): PgErrorFields | undefined {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH || seen.includes(value)) return undefined
+  seen.push(value)
+  const fields = read(value as Record<string, unknown>)
+  if (fields !== undefined) return fields
+  for (const key of WRAPPED) {
+    const found = search((value as Record<string, unknown>)[key], depth + 1, seen)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+function read (e: Record<string, unknown>): PgErrorFields | undefined {
+  const code = e.code
+  if (typeof code !== 'string' || !SQLSTATE.test(code)) return undefined
+  // node-postgres names first, then postgres.js's.
+  const detail = text(e.detail)
+  const constraint = text(e.constraint) ?? text(e.constraint_name)
+  const schema = text(e.schema) ?? text(e.schema_name)
+  const table = text(e.table) ?? text(e.table_name)
+  const column = text(e.column) ?? text(e.column_name)
+  const severity = text(e.severity)
+  // A SQLSTATE-looking code alone is not enough: PostgreSQL errors always carry a severity, and
+  // integrity errors their detail or their constraint.
+  if (severity === undefined && detail === undefined && constraint === undefined) return undefined
+  return { code, message: text(e.message) ?? '', detail, constraint, schema, table, column, error: e }
+}
+
+function text (value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined
+}
+
+/** SQLSTATE of a unique violation. */
+export const UNIQUE_VIOLATION = '23505'
+
+/** The unique violation in `thrown`, if that is what it is. */
+export function findUniqueViolation (thrown: unknown): PgErrorFields | undefined {
+  const found = findPgError(thrown)
+  return found?.code === UNIQUE_VIOLATION ? found : undefined
+}

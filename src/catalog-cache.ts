@@ -3,7 +3,7 @@ import { IndexCatalog, readUniqueIndexes, type Queryable, type UniqueIndex } fro
 export interface CatalogCacheOptions {
   /** Schemas to read; every user schema when absent. */
   schemas: readonly string[] | undefined
-  /** Least time between two reads of the catalog, in ms: an unknown index name reads it again at most this often. */
+  /** The same unknown index name reads the catalog again at most this often, in ms. */
   minRefreshInterval: number
   /** Longest a request waits for a read of the catalog, in ms, before it answers from DETAIL alone. */
   timeout: number
@@ -11,15 +11,20 @@ export interface CatalogCacheOptions {
   onError: (error: unknown) => void
 }
 
+/** How many unknown names to remember; past that the memory starts again (a bound, not a tuning knob). */
+const MAX_UNKNOWN = 1000
+
 /**
  * The catalog of unique indexes, read once at start-up and again when a violation names an index
- * it does not know (a migration added one). One read at a time; at most one per
+ * it does not know (a migration added one). One read at a time; a name still unknown after a read
+ * (an index outside the schemas read, a name made up by `RAISE`) reads again at most once per
  * `minRefreshInterval`; no query at all in the steady state.
  */
 export class CatalogCache {
   catalog = new IndexCatalog()
   private reading: Promise<void> | undefined
-  private lastRead = Number.NEGATIVE_INFINITY
+  /** Names still unknown after a read, with the time of that read. */
+  private readonly unknown = new Map<string, number>()
 
   constructor (private readonly db: Queryable, private readonly options: CatalogCacheOptions) {}
 
@@ -30,7 +35,6 @@ export class CatalogCache {
   }
 
   private async read (): Promise<void> {
-    this.lastRead = performance.now()
     try {
       this.catalog = new IndexCatalog(await readUniqueIndexes(this.db, this.options.schemas))
     } catch (error) {
@@ -45,14 +49,23 @@ export class CatalogCache {
   async find (name: string, schema: string | undefined): Promise<UniqueIndex | undefined> {
     const known = this.catalog.find(name, schema)
     if (known !== undefined) return known
-    if (this.reading === undefined && performance.now() - this.lastRead < this.options.minRefreshInterval) return undefined
-    await withTimeout(this.refresh(), this.options.timeout)
-    return this.catalog.find(name, schema)
+    const key = `${schema ?? ''}.${name}`
+    const missedAt = this.unknown.get(key)
+    if (missedAt !== undefined && performance.now() - missedAt < this.options.minRefreshInterval) return undefined
+    const startedAt = performance.now()
+    await this.waitFor(this.refresh())
+    const found = this.catalog.find(name, schema)
+    if (found === undefined) {
+      if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear()
+      this.unknown.set(key, startedAt)
+    }
+    return found
   }
-}
 
-function withTimeout (promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  /** Waits for `promise`, but no longer than `timeout` ms. */
+  waitFor (promise: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.timeout) })
+    return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer) })
+  }
 }

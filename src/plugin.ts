@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { CatalogCache } from './catalog-cache.js'
 import type { Queryable } from './catalog.js'
@@ -50,7 +50,8 @@ function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
   return handler.name === 'defaultErrorHandler'
 }
 
-const plugin: FastifyPluginCallback<FastifyPgConflictOptions> = function fastifyPgConflict (fastify, options, done) {
+// async, so that a bad option rejects the registration (avvio does not catch a callback plugin's throw)
+const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fastifyPgConflict (fastify, options) {
   checkPluginOptions(options)
   const { pool, catalog: catalogOptions, constraints = [], fieldName, ...settings } = options
   const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
@@ -87,7 +88,7 @@ const plugin: FastifyPluginCallback<FastifyPgConflictOptions> = function fastify
       return body
     }
     const handler: ErrorHandler = (error, request, reply) => {
-      const pgError = reply.sent || isConflictError(error) ? undefined : findUniqueViolation(error)
+      const pgError = isConflictError(error) ? undefined : findUniqueViolation(error)
       if (pgError !== undefined) return answer(pgError, request, reply)
       if (userHandler !== undefined) return userHandler(error, request, reply)
       throw error // on to the scope's error handler, exactly as without this plugin
@@ -123,8 +124,9 @@ const plugin: FastifyPluginCallback<FastifyPgConflictOptions> = function fastify
       timeout: catalogOptions?.timeout ?? 2000,
       onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
-    await cache.refresh()
-    warnUnmatched(this, cache, configured)
+    const ready = cache
+    // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
+    await ready.waitFor(ready.refresh().then(() => { warnUnmatched(this, ready, configured) }))
   })
 
   fastify.decorate('pgConflict', {
@@ -136,8 +138,6 @@ const plugin: FastifyPluginCallback<FastifyPgConflictOptions> = function fastify
       await cache?.refresh()
     }
   } satisfies PgConflictDecorator)
-
-  done()
 }
 
 /** Warns of configured constraints that no index in the database answers to: typos, renamed or cut names. */

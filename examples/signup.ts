@@ -1,0 +1,63 @@
+// A small signup API: users with a unique email (case-insensitive), teams unique per organisation.
+// Run it with `npm run demo`, which also sends it a few requests.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type pg from 'pg'
+import fastifyPgConflict, { snakeToCamel } from '../src/index.js' // from 'fastify-pg-conflict' in your app
+
+export const schemaSql = `
+  CREATE TABLE users (
+    id serial PRIMARY KEY,
+    email text NOT NULL,
+    display_name text NOT NULL
+  );
+  CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+  CREATE TABLE teams (
+    id serial PRIMARY KEY,
+    org_id int NOT NULL,
+    name text NOT NULL,
+    CONSTRAINT teams_org_name_key UNIQUE (org_id, name)
+  );
+`
+
+export async function buildSignupApp (pool: pg.Pool, logger = false): Promise<FastifyInstance> {
+  const app = Fastify({ logger })
+
+  // Register before declaring routes: the plugin equips each route as it is added.
+  await app.register(fastifyPgConflict, {
+    pool, // to read the catalog of unique indexes (or register @fastify/postgres and omit this)
+    fieldName: snakeToCamel, // org_id → orgId, as the API names it
+    constraints: [
+      { constraint: 'users_email_key', message: 'An account with this email exists already.' },
+      { constraint: 'teams_org_name_key', message: 'Your organisation has a team of that name already.' }
+    ]
+  })
+
+  app.post<{ Body: { email: string, displayName: string } }>('/users', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['email', 'displayName'],
+        properties: { email: { type: 'string' }, displayName: { type: 'string' } }
+      }
+    }
+  }, async (request, reply) => {
+    const { rows } = await pool.query(
+      'INSERT INTO users (email, display_name) VALUES ($1, $2) RETURNING id, email, display_name AS "displayName"',
+      [request.body.email, request.body.displayName]
+    )
+    return reply.code(201).send(rows[0])
+  })
+
+  app.post<{ Body: { orgId: number, name: string } }>('/teams', {
+    // This route also shows the conflicting values: they are the client's own input here.
+    config: { conflict: { expose: { values: true } } }
+  }, async (request, reply) => {
+    const { rows } = await pool.query(
+      'INSERT INTO teams (org_id, name) VALUES ($1, $2) RETURNING id, org_id AS "orgId", name',
+      [request.body.orgId, request.body.name]
+    )
+    return reply.code(201).send(rows[0])
+  })
+
+  return app
+}

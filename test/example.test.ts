@@ -1,0 +1,33 @@
+// The example app does what the README and the demo say it does.
+import t from 'tap'
+import { buildSignupApp, schemaSql } from '../examples/signup.js'
+import { testDatabase } from './helpers/db.js'
+
+const db = await testDatabase(t, 'example')
+await db.exec(schemaSql)
+const app = await buildSignupApp(db.pool)
+t.teardown(() => app.close())
+
+const post = async (url: string, payload: object): Promise<{ status: number, body: Record<string, unknown> }> => {
+  const response = await app.inject({ method: 'POST', url, payload })
+  return { status: response.statusCode, body: response.json() }
+}
+
+t.test('the signup API answers duplicates with 409 naming the API fields', async (t) => {
+  t.equal((await post('/users', { email: 'ada@example.com', displayName: 'Ada' })).status, 201)
+  t.same(await post('/users', { email: 'ADA@Example.com', displayName: 'Ada again' }), {
+    status: 409,
+    body: { statusCode: 409, code: 'PG_UNIQUE_VIOLATION', error: 'Conflict', message: 'An account with this email exists already.', fields: ['email'] }
+  }, 'an email differing only in case conflicts, through the expression index')
+  t.equal((await post('/teams', { orgId: 1, name: 'Research' })).status, 201)
+  t.same((await post('/teams', { orgId: 1, name: 'Research' })).body, {
+    statusCode: 409,
+    code: 'PG_UNIQUE_VIOLATION',
+    error: 'Conflict',
+    message: 'Your organisation has a team of that name already.',
+    fields: ['orgId', 'name'],
+    values: { orgId: '1', name: 'Research' }
+  }, 'camelCase fields and, on this route, the values')
+  t.equal((await post('/teams', { orgId: 2, name: 'Research' })).status, 201)
+  t.equal((await post('/users', { email: 'no-name@example.com' })).status, 400, 'validation errors are untouched')
+})

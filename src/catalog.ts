@@ -69,7 +69,7 @@ interface CatalogRow {
   definition: string
   column_name: string | null
   comma_free: boolean
-  depend_columns: string[] | null
+  depend_columns: string[] | null // set for expression keys
   parent_schema: string | null
   parent_name: string | null
   parent_table: string | null
@@ -88,9 +88,10 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         table: row.table,
         keys: [],
         columns: [],
+        // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
         parent: row.parent_name === null
           ? undefined
-          : { schema: row.parent_schema ?? row.schema, name: row.parent_name, table: row.parent_table ?? row.table }
+          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string }
       }
       indexes.push(current)
     }
@@ -106,7 +107,7 @@ function toKey (row: CatalogRow): IndexKey {
   // (pg_depend alone would also list the columns of a partial index's WHERE clause).
   const columns = row.column_name !== null
     ? [row.column_name]
-    : expressionColumns(row.definition, new Set(row.depend_columns ?? []))
+    : expressionColumns(row.definition, new Set(row.depend_columns))
   return { definition: row.definition, columns, commaFree: row.comma_free }
 }
 

@@ -101,7 +101,6 @@ function positive (value: unknown, where: Where): void {
 
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
-  if (options === undefined) return
   if (!isObject(options)) fail('options', 'must be an object')
   checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', ...SETTINGS_KEYS], 'options')
   checkSettings(options, 'options')

@@ -8,7 +8,7 @@ import {
   type FastifyPgConflictOptions, type RouteConflictConfig
 } from './options.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
-import { conflictBody, conflictError, isConflictError, logEntry } from './respond.js'
+import { conflictBody, conflictError, logEntry } from './respond.js'
 import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
 
 declare module 'fastify' {
@@ -38,7 +38,9 @@ interface Level {
 
 type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
 
-const TRANSLATING = Symbol('fastify-pg-conflict.errorHandler')
+/** On the error handlers this plugin installs: the route's own handler it wraps (or `null`). */
+const WRAPPED = Symbol('fastify-pg-conflict.wrapped')
+type Translating = ErrorHandler & { [WRAPPED]: ErrorHandler | null }
 
 const identity = (column: string): string => column
 
@@ -76,7 +78,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     return { conflict, settings }
   }
 
-  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined): ErrorHandler {
+  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined): Translating {
     async function answer (pgError: PgErrorFields, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const { conflict, settings } = await understand(pgError, route)
       const body = conflictBody(conflict, settings)
@@ -88,20 +90,25 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return body
     }
     const handler: ErrorHandler = (error, request, reply) => {
-      const pgError = isConflictError(error) ? undefined : findUniqueViolation(error)
+      const pgError = findUniqueViolation(error)
       if (pgError !== undefined) return answer(pgError, request, reply)
       if (userHandler !== undefined) return userHandler(error, request, reply)
       throw error // on to the scope's error handler, exactly as without this plugin
     }
-    return Object.assign(handler, { [TRANSLATING]: true })
+    return Object.assign(handler, { [WRAPPED]: userHandler ?? null })
   }
 
   fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
-    const userHandler = routeOptions.errorHandler as ErrorHandler & { [TRANSLATING]?: true } | undefined
-    if (userHandler?.[TRANSLATING] === true) return // the HEAD route Fastify copies from a GET
+    // A handler of ours is there already when the plugin is registered again in a child scope (the
+    // closer registration wins) and on the HEAD route Fastify copies from a GET: wrap the route's own.
+    const installed = routeOptions.errorHandler as ErrorHandler & Partial<Translating> | undefined
+    const userHandler = installed?.[WRAPPED] === undefined ? installed : installed[WRAPPED] ?? undefined
     const config = routeOptions.config?.conflict
     checkRouteConfig(config, `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`)
-    if (config === false) return
+    if (config === false) {
+      routeOptions.errorHandler = userHandler as RouteOptions['errorHandler']
+      return
+    }
     let route: Level | undefined
     if (config !== undefined) {
       const { constraints: routeRules = [], fieldName: routeFieldName, ...routeSettings } = config
@@ -111,7 +118,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
         fastify.log.warn(`fastify-pg-conflict: route ${routeOptions.url}: constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL never reports it`)
       }
     }
-    routeOptions.errorHandler = translating(route, userHandler)
+    routeOptions.errorHandler = translating(route, userHandler) as RouteOptions['errorHandler']
   })
 
   fastify.addHook('onReady', async function () {

@@ -394,3 +394,33 @@ t.test('one info line per conflict, also when the application handles the error'
   t.equal(lines.length, 1)
   t.match(lines[0], { level: INFO, conflict: { constraint: 'users_email_key', schema: db.schema, table: 'users', fields: ['email'], values: '[redacted]' } })
 })
+
+t.test('with no options and no @fastify/postgres, conflicts are described from DETAIL', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict)
+  routes(app)
+  const response = await app.inject({ method: 'POST', url: '/users' })
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, ['email'])
+})
+
+t.test('registered again in a child scope, the closer registration decides for its routes', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { ...catalogFor, message: 'root' })
+  const seen: unknown[] = []
+  await app.register(async (child) => {
+    await child.register(fastifyPgConflict, { catalog: false, message: 'child', fieldName: (c) => c.toUpperCase() })
+    child.post('/users', { errorHandler: recordingHandler(seen) }, async () => { await db.pool.query(DUPLICATE_USER) })
+    child.post('/plain', async () => { await db.pool.query(DUPLICATE_USER) })
+    child.post('/off', { config: { conflict: false }, errorHandler: recordingHandler(seen) }, async () => { await db.pool.query(DUPLICATE_USER) })
+  }, { prefix: '/child' })
+  app.post('/users', async () => { await db.pool.query(DUPLICATE_USER) })
+
+  t.match((await app.inject({ method: 'POST', url: '/users' })).json(), { message: 'root', fields: ['email'] })
+  t.match((await app.inject({ method: 'POST', url: '/child/plain' })).json(), { message: 'child', fields: ['EMAIL'] })
+  t.equal((await app.inject({ method: 'POST', url: '/child/users' })).statusCode, 409)
+  t.equal(seen.length, 1, "the route's own handler ran once")
+  t.equal((seen[0] as ConflictError).message, 'child')
+  t.equal((await app.inject({ method: 'POST', url: '/child/off' })).statusCode, 500)
+  t.equal((seen[1] as pg.DatabaseError).code, '23505', "with conflict: false the route's handler gets the original error")
+})

@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import fastifyPostgres from '@fastify/postgres'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type pg from 'pg'
+import postgres from 'postgres'
 import fastifyPgConflict, { conflictResponseSchema, isConflictError, type ConflictError, type Queryable } from '../src/index.js'
 import { checkPluginOptions } from '../src/options.js'
 import { buildApp, INFO } from './helpers/app.js'
@@ -423,4 +424,17 @@ t.test('registered again in a child scope, the closer registration decides for i
   t.equal((seen[0] as ConflictError).message, 'child')
   t.equal((await app.inject({ method: 'POST', url: '/child/off' })).statusCode, 500)
   t.equal((seen[1] as pg.DatabaseError).code, '23505', "with conflict: false the route's handler gets the original error")
+})
+
+t.test('a postgres.js error (constraint_name, table_name, schema_name) is recognised and resolved the same', async (t) => {
+  const sql = postgres(databaseUrl(), { connection: { search_path: db.schema }, max: 1, onnotice: () => {} })
+  t.teardown(() => sql.end())
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { ...catalogFor, expose: { constraint: true, values: true } })
+  app.post('/users', async () => { await sql`INSERT INTO users (email) VALUES (${'ada@example.com'})` })
+  app.post('/events', async () => { await sql`INSERT INTO events VALUES (1, 1)` })
+  t.match((await app.inject({ method: 'POST', url: '/users' })).json(),
+    { statusCode: 409, fields: ['email'], constraint: 'users_email_key', table: 'users', values: { email: 'ada@example.com' } })
+  t.match((await app.inject({ method: 'POST', url: '/events' })).json(),
+    { statusCode: 409, fields: ['tenant', 'id'], constraint: 'events_tenant_id_key', table: 'events' }, 'through the catalog, by schema_name')
 })

@@ -82,7 +82,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     async function answer (pgError: PgErrorFields, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const { conflict, settings } = await understand(pgError, route)
       const body = conflictBody(conflict, settings)
-      request.log.info(logEntry(conflict, settings), 'unique violation answered with 409')
+      request.log.info(logEntry(conflict, settings), 'unique violation')
       const error = conflictError(conflict, body)
       if (userHandler !== undefined) return await userHandler(error, request, reply)
       if (!isFastifyDefault(request.server.errorHandler)) throw error

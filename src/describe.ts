@@ -54,5 +54,5 @@ export function describeConflict (error: PgErrorFields, index: UniqueIndex | und
 }
 
 function unique (names: string[]): string[] {
-  return names.filter((name, i) => names.indexOf(name) === i)
+  return [...new Set(names)]
 }

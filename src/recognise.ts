@@ -25,6 +25,9 @@ export interface PgErrorFields {
 /** How deep to follow wrappers; real ones nest two or three levels. */
 const MAX_DEPTH = 8
 
+/** How many objects to look at in all, whatever the wrappers (a hostile object could branch at every level). */
+const MAX_VISITS = 32
+
 /** Properties on which libraries keep the error they wrap, in the order they are tried. */
 const WRAPPED = ['cause', 'driverError', 'parent', 'original'] as const
 
@@ -37,23 +40,28 @@ const SQLSTATE = /^[0-9A-Z]{5}$/
  * library's five-letter code is not taken for one. Never throws, even on hostile getters.
  */
 export function findPgError (thrown: unknown): PgErrorFields | undefined {
-  try {
-    return search(thrown, 0, [])
-  } catch {
-    return undefined
-  }
+  return search(thrown, 0, new Set())
 }
 
-function search (value: unknown, depth: number, seen: object[]): PgErrorFields | undefined {
-  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH || seen.includes(value)) return undefined
-  seen.push(value)
-  const fields = read(value as Record<string, unknown>)
+function search (value: unknown, depth: number, seen: Set<object>): PgErrorFields | undefined {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH || seen.has(value) || seen.size >= MAX_VISITS) return undefined
+  seen.add(value)
+  const fields = attempt(() => read(value as Record<string, unknown>))
   if (fields !== undefined) return fields
   for (const key of WRAPPED) {
-    const found = search((value as Record<string, unknown>)[key], depth + 1, seen)
+    const found = search(attempt(() => (value as Record<string, unknown>)[key]), depth + 1, seen)
     if (found !== undefined) return found
   }
   return undefined
+}
+
+/** A property read that may throw (a getter, a Proxy) counts as nothing there. */
+function attempt<T> (get: () => T): T | undefined {
+  try {
+    return get()
+  } catch {
+    return undefined
+  }
 }
 
 function read (e: Record<string, unknown>): PgErrorFields | undefined {

@@ -26,17 +26,15 @@ const UNQUOTED_IDENTIFIER = /^[a-z_][a-z0-9_$]*$/
  */
 export function identifierName (text: string): string | undefined {
   if (UNQUOTED_IDENTIFIER.test(text)) return text
-  if (text.length >= 2 && text.charCodeAt(0) === QUOTE && skipQuoted(text, 0) === text.length &&
-    text.charCodeAt(text.length - 1) === QUOTE) {
-    return text.slice(1, -1).replaceAll('""', '"')
-  }
-  return undefined
+  if (text.length < 2 || text.charCodeAt(0) !== QUOTE || text.charCodeAt(text.length - 1) !== QUOTE) return undefined
+  const name = text.slice(1, -1)
+  // Inside, every quote is doubled: a lone one means this is not one quoted identifier.
+  return name.replaceAll('""', '').includes('"') ? undefined : name.replaceAll('""', '"')
 }
 
 const QUOTE = 0x22 // "
 const APOSTROPHE = 0x27 // '
 const OPEN = 0x28 // (
-const CLOSE = 0x29 // )
 const COLON = 0x3a // :
 
 function isWordStart (c: number): boolean {
@@ -50,58 +48,74 @@ function isWordPart (c: number): boolean {
 /** Words PostgreSQL prints in lower case inside a deparsed expression that are not column names. */
 const LOWERCASE_CONSTANTS = new Set(['true', 'false'])
 
-/** Words that continue a type name after its first word: `character varying`, `timestamp with time zone`. */
-const TYPE_NAME_WORDS = new Set(['varying', 'precision', 'with', 'without', 'time', 'zone'])
+const DOT = 0x2e // .
+const SPACE = 0x20
+const BRACKETS = new Set([0x5b, 0x5d]) // [ ]
+
+function isLowerCase (word: string): boolean {
+  return word === word.toLowerCase()
+}
 
 /**
  * The column names an index expression, as `pg_get_indexdef` prints it, appears to use, in order of
  * appearance and without repeats: `lower(email)` → `["email"]`, `COALESCE(org_id, 0)` → `["org_id"]`,
  * `(data ->> 'k'::text)` → `["data"]`, `lower("Email")` → `["Email"]`.
  *
- * Deparsed expressions print column names in lower case or quoted, keywords in upper case,
- * functions followed by `(` and types after `::`; that is enough to tell them apart. When the
- * table's columns are known, pass them as `known` and only those are returned.
+ * Deparsed expressions print column names in lower case or quoted and never qualified, keywords in
+ * upper case, functions followed by `(`, a type after `::` (lower-case words, a modifier in
+ * parentheses), a collation after COLLATE and a field after `EXTRACT(`; that is enough to tell
+ * them apart. When the table's columns are known, pass them as `known` and only those are returned.
+ * Linear in the length of the text.
  */
 export function expressionColumns (expression: string, known?: ReadonlySet<string>): string[] {
   const found: string[] = []
-  const add = (name: string): void => {
-    if ((known === undefined || known.has(name)) && !found.includes(name)) found.push(name)
-  }
+  const seen = new Set<string>()
+  let inTypeName = false // after `::`, until something that cannot be part of a type name
+  let skipName = false // the next name is a collation (after COLLATE) or a field (after EXTRACT()
   let i = 0
-  let typeName: 'no' | 'first' | 'rest' = 'no' // the words after `::` name a type
-  let afterCollate = false // the identifier after COLLATE names a collation
+
+  /** Takes a name that ends at `end` and starts at `start`, if it can be a column. */
+  const consider = (name: string, start: number, end: number): void => {
+    const skip = skipName
+    skipName = false
+    if (skip || expression.charCodeAt(end) === OPEN) return // a collation, a field, or a function
+    if (expression.charCodeAt(start - 1) === DOT || expression.charCodeAt(end) === DOT) return // qualified: not a column
+    if ((known === undefined || known.has(name)) && !seen.has(name)) {
+      seen.add(name)
+      found.push(name)
+    }
+  }
+
   while (i < expression.length) {
     const c = expression.charCodeAt(i)
     if (c === APOSTROPHE) {
+      inTypeName = false
       i = skipQuoted(expression, i)
     } else if (c === QUOTE) {
       const end = skipQuoted(expression, i)
-      if (typeName === 'no' && !afterCollate && expression.charCodeAt(end) !== OPEN) {
-        add(expression.slice(i + 1, end - 1).replaceAll('""', '"'))
-      }
-      typeName = typeName === 'first' ? 'rest' : 'no'
-      afterCollate = false
+      if (!inTypeName) consider(expression.slice(i + 1, end - 1).replaceAll('""', '"'), i, end)
       i = end
     } else if (c === COLON && expression.charCodeAt(i + 1) === COLON) {
-      typeName = 'first'
+      inTypeName = true
       i += 2
     } else if (isWordStart(c)) {
       let end = i + 1
       while (end < expression.length && isWordPart(expression.charCodeAt(end))) end++
       const word = expression.slice(i, end)
-      if (typeName === 'first' || (typeName === 'rest' && TYPE_NAME_WORDS.has(word))) {
-        typeName = 'rest'
+      if (inTypeName && isLowerCase(word)) {
+        // part of the type name: `character varying`, `time without time zone`, `interval day to second`
       } else {
-        typeName = 'no'
-        if (word === 'COLLATE') afterCollate = true
-        else if (UNQUOTED_IDENTIFIER.test(word) && !LOWERCASE_CONSTANTS.has(word) &&
-          expression.charCodeAt(end) !== OPEN) {
-          add(word)
-        }
+        inTypeName = false
+        if (word === 'COLLATE') skipName = true
+        else if (word === 'EXTRACT' && expression.charCodeAt(end) === OPEN) { skipName = true; end++ }
+        else if (UNQUOTED_IDENTIFIER.test(word) && !LOWERCASE_CONSTANTS.has(word)) consider(word, i, end)
       }
       i = end
+    } else if (inTypeName && c === OPEN) {
+      const close = expression.indexOf(')', i) // a type modifier: `(3)`, `(10,2)`
+      i = close === -1 ? expression.length : close + 1
     } else {
-      if (c !== 0x20) typeName = 'no' // a space separates a type's words; anything else ends it
+      if (c !== SPACE && c !== DOT && !BRACKETS.has(c)) inTypeName = false
       i++
     }
   }

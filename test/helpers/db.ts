@@ -21,8 +21,6 @@ export interface TestDatabase {
   errorOf: (sql: string, values?: unknown[]) => Promise<pg.DatabaseError>
   /** A new pool on the same schema (for code under test that ends its pool). */
   newPool: (config?: pg.PoolConfig) => pg.Pool
-  /** The server's major version. */
-  serverVersion: number
 }
 
 /** Creates a schema for one test file, with a pool in it; both go away when the test ends. */
@@ -31,7 +29,6 @@ export async function testDatabase (t: Test, name: string): Promise<TestDatabase
   const admin = new pg.Client({ connectionString: databaseUrl() })
   await admin.connect()
   await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
-  const { rows } = await admin.query<{ v: string }>('SHOW server_version_num')
   await admin.end()
   const pools: pg.Pool[] = []
   const newPool = (config: pg.PoolConfig = {}): pg.Pool => {
@@ -48,7 +45,6 @@ export async function testDatabase (t: Test, name: string): Promise<TestDatabase
     schema,
     pool,
     newPool,
-    serverVersion: Math.floor(Number(rows[0]?.v) / 10000),
     exec: async (sql) => { await pool.query(sql) },
     errorOf: async (sql, values) => {
       try {

@@ -23,7 +23,7 @@ export interface ConflictBody {
 
 /** JSON Schema of the 409 body, for a route's `response: { 409: conflictResponseSchema }`. */
 export const conflictResponseSchema = {
-  $id: 'fastify-pg-conflict#/conflict',
+  $id: 'fastify-pg-conflict',
   type: 'object',
   required: ['statusCode', 'code', 'error', 'message', 'fields'],
   properties: {

@@ -162,6 +162,9 @@ t.test('a route with a 409 response schema: the exported schema, or its own', as
   const { app } = buildApp(t)
   await app.register(fastifyPgConflict, { ...catalogFor, expose: { values: true, constraint: true } })
   app.post('/exported', { schema: { response: { 409: conflictResponseSchema } } }, async () => { await db.pool.query(DUPLICATE_USER) })
+  app.post('/exported-again', { schema: { response: { 409: conflictResponseSchema } } }, async () => { await db.pool.query(DUPLICATE_USER) })
+  app.addSchema(conflictResponseSchema)
+  app.post('/by-ref', { schema: { response: { 409: { $ref: 'fastify-pg-conflict#' } } } }, async () => { await db.pool.query(DUPLICATE_USER) })
   app.post('/own', { schema: { response: { '4xx': { type: 'object', properties: { message: { type: 'string' } } } } } },
     async () => { await db.pool.query(DUPLICATE_USER) })
   const exported = await app.inject({ method: 'POST', url: '/exported' })
@@ -176,6 +179,9 @@ t.test('a route with a 409 response schema: the exported schema, or its own', as
     table: 'users',
     values: { email: 'ada@example.com' }
   })
+  for (const url of ['/exported-again', '/by-ref']) {
+    t.same((await app.inject({ method: 'POST', url })).json(), exported.json(), `${url}: the same body (inline on several routes, or by $ref)`)
+  }
   const own = await app.inject({ method: 'POST', url: '/own' })
   t.equal(own.statusCode, 409)
   t.same(own.json(), { message: 'A record with this email already exists.' }, "the route's schema shapes the body")

@@ -5,8 +5,10 @@ export interface CatalogCacheOptions {
   schemas: readonly string[] | undefined
   /** The same unknown index name reads the catalog again at most this often, in ms. */
   minRefreshInterval: number
-  /** Longest a request waits for a read of the catalog, in ms, before it answers from DETAIL alone. */
+  /** Longest anyone waits for a read of the catalog, in ms; a request then answers from DETAIL alone. */
   timeout: number
+  /** Told after each successful read. */
+  onRead: (catalog: IndexCatalog) => void
   /** Told when a read fails; the catalog read before stays in use. */
   onError: (error: unknown) => void
 }
@@ -16,50 +18,57 @@ const MAX_UNKNOWN = 1000
 
 /**
  * The catalog of unique indexes, read once at start-up and again when a violation names an index
- * it does not know (a migration added one). One read at a time; a name still unknown after a read
- * (an index outside the schemas read, a name made up by `RAISE`) reads again at most once per
- * `minRefreshInterval`; no query at all in the steady state.
+ * it does not know (a migration added one) or whose keys no longer match DETAIL (a migration
+ * replaced it). One read at a time, waited for at most `timeout`: a read that hangs (a saturated
+ * pool) delays nobody longer and does not stop the next one. A name still unknown after a read (an
+ * index outside the schemas read, a name made up by `RAISE`) reads again at most once per
+ * `minRefreshInterval`. No query at all in the steady state.
  */
 export class CatalogCache {
   catalog = new IndexCatalog()
   private reading: Promise<void> | undefined
-  /** Names still unknown after a read, with the time of that read. */
+  /** Names still unknown after a read, with the time that read began. */
   private readonly unknown = new Map<string, number>()
 
   constructor (private readonly db: Queryable, private readonly options: CatalogCacheOptions) {}
 
-  /** Reads the catalog, or joins the read under way. Never rejects: a failure goes to `onError`. */
+  /** Reads the catalog (or joins the read under way) and waits for it, at most `timeout`. Never rejects. */
   refresh (): Promise<void> {
-    this.reading ??= this.read().finally(() => { this.reading = undefined })
-    return this.reading
+    if (this.reading === undefined) {
+      const reading = this.read()
+      this.reading = reading
+      // Past the timeout the next refresh starts a read of its own; a late read still updates the catalog.
+      void this.waitFor(reading).then(() => { if (this.reading === reading) this.reading = undefined })
+    }
+    return this.waitFor(this.reading)
   }
 
   private async read (): Promise<void> {
     try {
       this.catalog = new IndexCatalog(await readUniqueIndexes(this.db, this.options.schemas))
+      this.options.onRead(this.catalog)
     } catch (error) {
       this.options.onError(error)
     }
   }
 
   /**
-   * The index `name` in `schema`. An unknown name reads the catalog again (unless it was read
-   * within `minRefreshInterval`), waiting for it at most `timeout` ms.
+   * The index `name` in `schema`, if `current` accepts it. One unknown or not current reads the
+   * catalog again, unless that name already did within `minRefreshInterval`.
    */
-  async find (name: string, schema: string | undefined): Promise<UniqueIndex | undefined> {
-    const known = this.catalog.find(name, schema)
-    if (known !== undefined) return known
-    const key = `${schema ?? ''}.${name}`
+  async find (name: string, schema: string | undefined, current: (index: UniqueIndex) => boolean): Promise<UniqueIndex | undefined> {
+    const cached = this.catalog.find(name, schema)
+    if (cached !== undefined && current(cached)) return cached
+    const key = `${schema ?? ''}\u0000${name}`
     const missedAt = this.unknown.get(key)
     if (missedAt !== undefined && performance.now() - missedAt < this.options.minRefreshInterval) return undefined
     const startedAt = performance.now()
-    await this.waitFor(this.refresh())
+    await this.refresh()
     const found = this.catalog.find(name, schema)
-    if (found === undefined) {
-      if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear()
-      this.unknown.set(key, startedAt)
-    }
-    return found
+    if (found !== undefined && current(found)) return found
+    if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear()
+    this.unknown.set(key, startedAt)
+    return undefined
   }
 
   /** Waits for `promise`, but no longer than `timeout` ms. */

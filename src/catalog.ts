@@ -37,7 +37,7 @@ export const CATALOG_SQL = `
 SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS position,
        pg_get_indexdef(i.indexrelid, k, true) AS definition,
        CASE WHEN i.indkey[k - 1] = 0 THEN NULL ELSE ta.attname END AS column_name,
-       (ty.typcategory IN ('N', 'B', 'D', 'T', 'I') OR ty.typname = 'uuid') AS comma_free,
+       ((ty.typcategory IN ('N', 'B', 'D', 'T', 'I') AND ty.typname NOT LIKE 'reg%') OR ty.typname = 'uuid') AS comma_free,
        CASE WHEN i.indkey[k - 1] = 0 THEN ARRAY(
          SELECT da.attname::text FROM pg_depend d
          JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
@@ -58,7 +58,7 @@ LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
 LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
 LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
 WHERE i.indisunique
-  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'
+  AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
 ORDER BY n.nspname, ic.relname, k`
 
@@ -125,10 +125,6 @@ export class IndexCatalog {
       this.bySchemaAndName.set(qualified(index.schema, index.name), index)
       this.byName.set(index.name, this.byName.has(index.name) ? null : index)
     }
-  }
-
-  get size (): number {
-    return this.bySchemaAndName.size
   }
 
   find (name: string, schema: string | undefined): UniqueIndex | undefined {

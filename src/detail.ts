@@ -1,4 +1,4 @@
-import { expressionColumns, identifierName, skipQuoted } from './sql-text.js'
+import { APOSTROPHE, CLOSE, expressionColumns, identifierName, OPEN, QUOTE, skipQuoted, SPACE } from './sql-text.js'
 
 /**
  * The key description in an integrity error's DETAIL, read by its structure `(keys)=(values)`
@@ -16,13 +16,8 @@ export interface KeyDetail {
   valuesText: string
 }
 
-const OPEN = 0x28 // (
-const CLOSE = 0x29 // )
 const COMMA = 0x2c // ,
-const SPACE = 0x20
 const EQUALS = 0x3d // =
-const QUOTE = 0x22 // "
-const APOSTROPHE = 0x27 // '
 
 /** How many opening parentheses to try as the start of the key list (a translation may put one before it). */
 const STARTS_TRIED = 3

@@ -34,9 +34,7 @@ export const InvalidOptionError = createError<[string]>('PG_CONFLICT_INVALID_OPT
 /** PostgreSQL cuts identifiers to 63 bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63
 
-type Where = string
-
-function fail (where: Where, problem: string): never {
+function fail (where: string, problem: string): never {
   throw new InvalidOptionError(`${where} ${problem}`)
 }
 
@@ -44,7 +42,7 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function checkKeys (value: Record<string, unknown>, allowed: readonly string[], where: Where): void {
+function checkKeys (value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) fail(where, `has an unknown option "${key}" (known: ${allowed.join(', ')})`)
   }
@@ -52,7 +50,10 @@ function checkKeys (value: Record<string, unknown>, allowed: readonly string[], 
 
 const SETTINGS_KEYS = ['message', 'fields', 'expose'] as const
 
-function checkSettings (value: Record<string, unknown>, where: Where): void {
+/** Options Fastify's `register` itself takes, which reach the plugin too. */
+const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
+
+function checkSettings (value: Record<string, unknown>, where: string): void {
   const { message, fields, expose } = value
   if (message !== undefined && typeof message !== 'string' && typeof message !== 'function') {
     fail(`${where}.message`, 'must be a string or a function of the conflict')
@@ -70,7 +71,7 @@ function checkSettings (value: Record<string, unknown>, where: Where): void {
   }
 }
 
-function checkRules (rules: unknown, where: Where): void {
+function checkRules (rules: unknown, where: string): void {
   if (rules === undefined) return
   if (!Array.isArray(rules)) fail(where, 'must be an array of { constraint, match?, message?, fields?, expose? }')
   rules.forEach((rule: unknown, i) => {
@@ -89,20 +90,23 @@ function checkRules (rules: unknown, where: Where): void {
   })
 }
 
-function checkFieldName (fieldName: unknown, where: Where): void {
+function checkFieldName (fieldName: unknown, where: string): void {
   if (fieldName !== undefined && typeof fieldName !== 'function') fail(where, 'must be a function from a column name to a field name')
 }
 
-function positive (value: unknown, where: Where): void {
-  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-    fail(where, 'must be a number of milliseconds, 0 or more')
+/** Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+function milliseconds (value: unknown, where: string): void {
+  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= MAX_TIMER_MS)) {
+    fail(where, `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`)
   }
 }
 
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', ...SETTINGS_KEYS], 'options')
+  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   checkSettings(options, 'options')
   checkRules(options.constraints, 'options.constraints')
   checkFieldName(options.fieldName, 'options.fieldName')
@@ -114,16 +118,16 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
     if (!isObject(catalog)) fail('options.catalog', 'must be false or an object like { schemas, minRefreshInterval, timeout }')
     checkKeys(catalog, ['schemas', 'minRefreshInterval', 'timeout'], 'options.catalog')
     const { schemas } = catalog
-    if (schemas !== undefined && !(Array.isArray(schemas) && schemas.every((s) => typeof s === 'string'))) {
-      fail('options.catalog.schemas', 'must be an array of schema names')
+    if (schemas !== undefined && !(Array.isArray(schemas) && schemas.length > 0 && schemas.every((s) => typeof s === 'string'))) {
+      fail('options.catalog.schemas', 'must be a non-empty array of schema names (catalog: false reads none)')
     }
-    positive(catalog.minRefreshInterval, 'options.catalog.minRefreshInterval')
-    positive(catalog.timeout, 'options.catalog.timeout')
+    milliseconds(catalog.minRefreshInterval, 'options.catalog.minRefreshInterval')
+    milliseconds(catalog.timeout, 'options.catalog.timeout')
   }
 }
 
 /** Checks a route's `config.conflict`; `where` names the route in the error. */
-export function checkRouteConfig (config: unknown, where: Where): asserts config is RouteConflictConfig | false | undefined {
+export function checkRouteConfig (config: unknown, where: string): asserts config is RouteConflictConfig | false | undefined {
   if (config === undefined || config === false) return
   if (!isObject(config)) fail(where, 'must be false or an object like { message, fields, expose, constraints }')
   checkKeys(config, ['constraints', 'fieldName', ...SETTINGS_KEYS], where)

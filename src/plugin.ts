@@ -1,14 +1,15 @@
-import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { CatalogCache } from './catalog-cache.js'
 import type { Queryable } from './catalog.js'
-import { describeConflict, type Conflict } from './describe.js'
+import { parseKeyDetail } from './detail.js'
+import { describeConflict, indexMatchesDetail, type Conflict } from './describe.js'
 import {
   checkPluginOptions, checkRouteConfig, overlongNames, MAX_IDENTIFIER_BYTES,
   type FastifyPgConflictOptions, type RouteConflictConfig
 } from './options.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
-import { conflictBody, conflictError, logEntry } from './respond.js'
+import { conflictBody, conflictError, defaultMessage, logEntry } from './respond.js'
 import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
 
 declare module 'fastify' {
@@ -57,30 +58,39 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const { pool, catalog: catalogOptions, constraints = [], fieldName, ...settings } = options
   const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
-  const configured: ConstraintRule[] = [...constraints] // every rule, for the start-up check against the catalog
+  const configured = new Set<ConstraintRule>() // every rule, for the start-up check against the catalog
   let cache: CatalogCache | undefined
 
-  for (const name of overlongNames(constraints)) {
-    fastify.log.warn(`fastify-pg-conflict: constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
+  /** Keeps a rule for the start-up check, and warns now of a name PostgreSQL would cut. */
+  function remember (rules: readonly ConstraintRule[], where: string): void {
+    for (const rule of rules) {
+      if (configured.has(rule)) continue // the HEAD route Fastify copies from a GET has the same rules
+      configured.add(rule)
+      for (const name of overlongNames([rule])) {
+        fastify.log.warn(`fastify-pg-conflict: ${where}constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
+      }
+    }
   }
+  remember(constraints, '')
 
   /** Describe a unique violation and settle its settings, route level first. */
-  async function understand (pgError: PgErrorFields, route: Level | undefined): Promise<{ conflict: Conflict, settings: ResolvedSettings }> {
+  async function understand (pgError: PgErrorFields, route: Level | undefined, log: FastifyBaseLogger): Promise<{ conflict: Conflict, settings: ResolvedSettings }> {
+    const detail = parseKeyDetail(pgError.detail)
     const index = pgError.constraint === undefined || cache === undefined
       ? undefined
-      : await cache.find(pgError.constraint, pgError.schema)
+      : await cache.find(pgError.constraint, pgError.schema, (found) => indexMatchesDetail(found, detail))
     const names = [index?.parent?.name, pgError.constraint]
     const settings = resolveSettings([route?.rules.match(names), route?.settings, pluginLevel.rules.match(names), pluginLevel.settings])
     const conflict = describeConflict(pgError, index, {
       fields: settings.fields,
-      fieldName: route?.fieldName ?? pluginLevel.fieldName ?? identity
-    })
-    return { conflict, settings }
+      fieldName: guardFieldName(route?.fieldName ?? pluginLevel.fieldName, log)
+    }, detail)
+    return { conflict, settings: { ...settings, message: guardMessage(settings.message, log) } }
   }
 
   function translating (route: Level | undefined, userHandler: ErrorHandler | undefined): Translating {
     async function answer (pgError: PgErrorFields, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-      const { conflict, settings } = await understand(pgError, route)
+      const { conflict, settings } = await understand(pgError, route, request.log)
       const body = conflictBody(conflict, settings)
       request.log.info(logEntry(conflict, settings), 'unique violation')
       const error = conflictError(conflict, body)
@@ -93,16 +103,15 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       const pgError = findUniqueViolation(error)
       if (pgError !== undefined) return answer(pgError, request, reply)
       if (userHandler !== undefined) return userHandler(error, request, reply)
-      throw error // on to the scope's error handler, exactly as without this plugin
+      // On to the scope's error handler, exactly as without this plugin. Rejected, not thrown: Fastify
+      // sends a thrown value that is not an Error (a string, a plain object) as a 200 body.
+      return Promise.reject(error)
     }
     return Object.assign(handler, { [WRAPPED]: userHandler ?? null })
   }
 
   fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
-    // A handler of ours is there already when the plugin is registered again in a child scope (the
-    // closer registration wins) and on the HEAD route Fastify copies from a GET: wrap the route's own.
-    const installed = routeOptions.errorHandler as ErrorHandler & Partial<Translating> | undefined
-    const userHandler = installed?.[WRAPPED] === undefined ? installed : installed[WRAPPED] ?? undefined
+    const userHandler = routesOwnHandler(routeOptions.errorHandler as ErrorHandler | undefined)
     const config = routeOptions.config?.conflict
     checkRouteConfig(config, `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`)
     if (config === false) {
@@ -113,10 +122,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     if (config !== undefined) {
       const { constraints: routeRules = [], fieldName: routeFieldName, ...routeSettings } = config
       route = { rules: new RuleSet(routeRules), settings: routeSettings, fieldName: routeFieldName }
-      configured.push(...routeRules)
-      for (const name of overlongNames(routeRules)) {
-        fastify.log.warn(`fastify-pg-conflict: route ${routeOptions.url}: constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL never reports it`)
-      }
+      remember(routeRules, `route ${routeOptions.url}: `)
     }
     routeOptions.errorHandler = translating(route, userHandler) as RouteOptions['errorHandler']
   })
@@ -125,21 +131,26 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     if (catalogOptions === false) return
     const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
     if (db === undefined) return
+    let checked = false
     cache = new CatalogCache(db, {
       schemas: catalogOptions?.schemas,
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
+      onRead: (catalog) => {
+        if (checked) return
+        checked = true
+        warnUnmatched(this, [...catalog.names()], configured)
+      },
       onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
-    const ready = cache
     // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
-    await ready.waitFor(ready.refresh().then(() => { warnUnmatched(this, ready, configured) }))
+    await cache.refresh()
   })
 
   fastify.decorate('pgConflict', {
     async describe (error: unknown) {
       const pgError = findUniqueViolation(error)
-      return pgError === undefined ? undefined : (await understand(pgError, undefined)).conflict
+      return pgError === undefined ? undefined : (await understand(pgError, undefined, fastify.log)).conflict
     },
     async refresh () {
       await cache?.refresh()
@@ -147,15 +158,55 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   } satisfies PgConflictDecorator)
 }
 
+/**
+ * The route's own error handler, under any of ours: one of ours is there already when the plugin
+ * is registered again in a child scope (the closer registration wins) and on the HEAD route Fastify
+ * copies from a GET.
+ */
+function routesOwnHandler (installed: (ErrorHandler & Partial<Translating>) | undefined): ErrorHandler | undefined {
+  const wrapped = installed?.[WRAPPED]
+  return wrapped === undefined ? installed : wrapped ?? undefined
+}
+
 /** Warns of configured constraints that no index in the database answers to: typos, renamed or cut names. */
-function warnUnmatched (fastify: FastifyInstance, cache: CatalogCache, rules: readonly ConstraintRule[]): void {
-  if (cache.catalog.size === 0) return // the read failed, or an empty database: nothing to compare with
-  const names = [...cache.catalog.names()]
+function warnUnmatched (fastify: FastifyInstance, names: string[], rules: Iterable<ConstraintRule>): void {
   for (const rule of rules) {
-    const matches = matcher(rule)
-    if (!names.some(matches)) {
+    if (!names.some(matcher(rule))) {
       fastify.log.warn(`fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint ${String(rule.constraint)}${rule.match === undefined || rule.match === 'exact' ? '' : ` (${rule.match})`}`)
     }
+  }
+}
+
+/**
+ * The application's `fieldName`, made safe: a throw or a result that is not a non-empty string
+ * keeps the column name, and is logged as the bug it is. A conflict stays a 409.
+ */
+function guardFieldName (fieldName: ((column: string) => string) | undefined, log: FastifyBaseLogger): (column: string) => string {
+  if (fieldName === undefined) return identity
+  return (column) => {
+    try {
+      const field: unknown = fieldName(column)
+      if (typeof field === 'string' && field !== '') return field
+      log.error(`fastify-pg-conflict: fieldName("${column}") returned ${typeof field === 'string' ? 'an empty string' : typeof field}, not a field name; the column name is used`)
+    } catch (err) {
+      log.error({ err }, `fastify-pg-conflict: fieldName("${column}") threw; the column name is used`)
+    }
+    return column
+  }
+}
+
+/** The configured message function, made safe the same way: the default message stands in for a bad one. */
+function guardMessage (message: ResolvedSettings['message'], log: FastifyBaseLogger): ResolvedSettings['message'] {
+  if (typeof message !== 'function') return message
+  return (conflict) => {
+    try {
+      const text: unknown = message(conflict)
+      if (typeof text === 'string') return text
+      log.error(`fastify-pg-conflict: the message function returned ${typeof text}, not a string; the default message is used`)
+    } catch (err) {
+      log.error({ err }, 'fastify-pg-conflict: the message function threw; the default message is used')
+    }
+    return defaultMessage(conflict.fields)
   }
 }
 

@@ -1,6 +1,7 @@
 import createError from '@fastify/error'
 import type { Conflict } from './describe.js'
 import type { ResolvedSettings } from './rules.js'
+import { identifierName } from './sql-text.js'
 
 /**
  * Step three of the data path: the answer to a conflict. The error handed to the application's
@@ -88,7 +89,7 @@ export function conflictBody (conflict: Conflict, settings: ResolvedSettings): C
 function message (conflict: Conflict, settings: ResolvedSettings): string {
   const configured = settings.message
   if (typeof configured === 'string') return configured
-  if (configured !== undefined) return String(configured(conflict))
+  if (configured !== undefined) return configured(conflict)
   return defaultMessage(conflict.fields)
 }
 
@@ -101,13 +102,22 @@ export function defaultMessage (fields: readonly string[]): string {
   return `A record with this ${named} already exists.`
 }
 
-/** The values by field, when each key maps to exactly one field. */
-function valuesByField (conflict: Conflict): Record<string, string> | undefined {
-  const { values, fields } = conflict
-  if (values === undefined || values.length !== fields.length) return undefined
+/**
+ * The values by field, for the keys that are plain columns: an expression's value (`lower(email)`)
+ * is not what the client sent for the column, so it is left out. `undefined` when none is left.
+ */
+function valuesByField ({ keys, values, columns, fields }: Conflict): Record<string, string> | undefined {
+  if (values === undefined || fields.length !== columns.length) return undefined
   const byField: Record<string, string> = Object.create(null) // a column may be named __proto__
-  for (let i = 0; i < fields.length; i++) byField[fields[i] as string] = values[i] as string
-  return byField
+  let any = false
+  for (let i = 0; i < keys.length; i++) {
+    const column = identifierName(keys[i] as string)
+    const field = column === undefined ? undefined : fields[columns.indexOf(column)]
+    if (field === undefined) continue
+    byField[field] = values[i] as string
+    any = true
+  }
+  return any ? byField : undefined
 }
 
 /** What the request's logger gets, once per conflict: no values unless they are exposed. */

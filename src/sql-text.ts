@@ -32,9 +32,11 @@ export function identifierName (text: string): string | undefined {
   return name.replaceAll('""', '').includes('"') ? undefined : name.replaceAll('""', '"')
 }
 
-const QUOTE = 0x22 // "
-const APOSTROPHE = 0x27 // '
-const OPEN = 0x28 // (
+export const QUOTE = 0x22 // "
+export const APOSTROPHE = 0x27 // '
+export const OPEN = 0x28 // (
+export const CLOSE = 0x29 // )
+export const SPACE = 0x20
 const COLON = 0x3a // :
 
 function isWordStart (c: number): boolean {
@@ -49,7 +51,6 @@ function isWordPart (c: number): boolean {
 const LOWERCASE_CONSTANTS = new Set(['true', 'false'])
 
 const DOT = 0x2e // .
-const SPACE = 0x20
 const BRACKETS = new Set([0x5b, 0x5d]) // [ ]
 
 function isLowerCase (word: string): boolean {

@@ -105,17 +105,18 @@ const cases: Case[] = [
   {
     name: 'expression index with a column beside it',
     sql: ["INSERT INTO members VALUES (1, 'ADA@example.com')"],
-    expected: { constraint: 'members_org_lower_email', table: 'members', fields: ['org_id', 'email'], values: { org_id: '1', email: 'ada@example.com' } }
+    // lower(email)'s value is not what the client sent for email: only org_id's value is shown.
+    expected: { constraint: 'members_org_lower_email', table: 'members', fields: ['org_id', 'email'], values: { org_id: '1' } }
   },
   {
     name: 'partial expression index (the WHERE column is not a key)',
     sql: ["INSERT INTO accounts VALUES ('Grace', NULL)"],
-    expected: { constraint: 'accounts_live_handle', table: 'accounts', fields: ['handle'], values: { handle: 'grace' } }
+    expected: { constraint: 'accounts_live_handle', table: 'accounts', fields: ['handle'], values: undefined }
   },
   {
     name: 'expression on a jsonb key',
     sql: [`INSERT INTO docs VALUES ('{"slug": "hello"}')`],
-    expected: { constraint: 'docs_slug', table: 'docs', fields: ['data'], values: { data: 'hello' } }
+    expected: { constraint: 'docs_slug', table: 'docs', fields: ['data'], values: undefined }
   },
   {
     name: 'INCLUDE columns are not part of the key',

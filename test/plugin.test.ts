@@ -35,6 +35,11 @@ function routes (app: FastifyInstance): void {
   app.post('/syntax', async () => { await db.pool.query('INSERT INTO') })
   app.post('/teapot', async () => { throw Object.assign(new Error('short and stout'), { statusCode: 418, code: 'TEAPOT' }) })
   app.post('/boom', async () => { throw new Error('boom') })
+  // Values that are not Errors, which JavaScript lets anyone throw.
+  app.post('/throw-string', async () => { throw 'oops' }) // eslint-disable-line no-throw-literal
+  app.post('/throw-object', async () => { throw { statusCode: 400, message: 'bad' } }) // eslint-disable-line no-throw-literal
+  app.post('/throw-null', async () => { throw null }) // eslint-disable-line no-throw-literal
+  app.post('/sync-throw-string', () => { throw 'oops' }) // eslint-disable-line no-throw-literal
   app.post('/events', async () => { await db.pool.query('INSERT INTO events VALUES (1, 1)') })
 }
 
@@ -59,13 +64,13 @@ t.test('errors other than unique violations pass through exactly as without the 
   const { app, logs } = buildApp(t)
   await app.register(fastifyPgConflict, catalogFor)
   routes(app)
-  for (const url of ['/fk', '/not-null', '/syntax', '/teapot', '/boom']) {
+  for (const url of ['/fk', '/not-null', '/syntax', '/teapot', '/boom', '/throw-string', '/throw-object', '/throw-null', '/sync-throw-string']) {
     const [want, got] = await Promise.all([plain.inject({ method: 'POST', url }), app.inject({ method: 'POST', url })])
     t.equal(got.statusCode, want.statusCode, `${url}: same status (${want.statusCode})`)
-    t.same(got.json(), want.json(), `${url}: same body`)
+    t.same(got.body, want.body, `${url}: same body`)
     t.equal(got.headers['content-type'], want.headers['content-type'], `${url}: same content type`)
   }
-  t.notOk(logs.some((line) => line.msg.includes('unique violation')), 'no conflict was logged')
+  t.notOk(logs.some((line) => line.conflict !== undefined), 'no conflict was logged')
 })
 
 /** Collects what the application's error handler receives. */
@@ -331,12 +336,13 @@ t.test('start-up warns about configured constraints that match no index, and nam
       { constraint: long }
     ]
   })
-  app.post('/x', { config: { conflict: { constraints: [{ constraint: /^no_such_/ }, { constraint: long }] } } }, async () => 'ok')
+  // A GET: its HEAD copy carries the same rules, which must not warn twice.
+  app.get('/x', { config: { conflict: { constraints: [{ constraint: /^no_such_/ }, { constraint: long }] } } }, async () => 'ok')
   await app.ready()
   const warnings = logs.filter((line) => line.level === 40).map((line) => line.msg)
   t.ok(warnings.some((w) => w.includes('users_emial_key')), 'a typo')
   t.ok(warnings.some((w) => w.includes('nothing_') && w.includes('(prefix)')), 'a prefix that matches nothing')
-  t.ok(warnings.some((w) => w.includes('/^no_such_/')), "a route's pattern")
+  t.equal(warnings.filter((w) => w.includes('/^no_such_/')).length, 1, "a route's pattern, once")
   t.equal(warnings.filter((w) => w.includes(long) && w.includes('63 bytes')).length, 2, 'a name over 63 bytes, plugin-wide and on the route')
   t.notOk(warnings.some((w) => w.includes('"users_email_key"') || w.endsWith('users_email_key')), 'no warning for a name that exists')
 })
@@ -358,7 +364,9 @@ t.test('bad options are refused at registration with a clear error', async (t) =
     [{ expose: { detail: true } }, /unknown option "detail"/],
     [{ fieldName: 'camel' }, /options\.fieldName must be a function/],
     [{ catalog: true }, /options\.catalog must be false or an object/],
-    [{ catalog: { schemas: 'public' } }, /options\.catalog\.schemas must be an array/],
+    [{ catalog: { schemas: 'public' } }, /options\.catalog\.schemas must be a non-empty array/],
+    [{ catalog: { schemas: [] } }, /options\.catalog\.schemas must be a non-empty array/],
+    [{ catalog: { timeout: 2 ** 31 } }, /options\.catalog\.timeout must be a number of milliseconds from 0 to 2147483647/],
     [{ catalog: { timeout: -1 } }, /options\.catalog\.timeout must be a number/],
     [{ catalog: { minRefreshInterval: Number.NaN } }, /minRefreshInterval must be a number/],
     [{ catalog: { ttl: 5 } }, /unknown option "ttl"/]
@@ -443,4 +451,48 @@ t.test('a postgres.js error (constraint_name, table_name, schema_name) is recogn
     { statusCode: 409, fields: ['email'], constraint: 'users_email_key', table: 'users', values: { email: 'ada@example.com' } })
   t.match((await app.inject({ method: 'POST', url: '/events' })).json(),
     { statusCode: 409, fields: ['tenant', 'id'], constraint: 'events_tenant_id_key', table: 'events' }, 'through the catalog, by schema_name')
+})
+
+t.test('an index replaced under the same name: DETAIL contradicts the cached keys, so the catalog is read again', async (t) => {
+  await db.exec(`CREATE TABLE handles (email text, handle text);
+    CREATE UNIQUE INDEX handles_key ON handles (email);
+    INSERT INTO handles VALUES ('ada@example.com', 'ada')`)
+  const pool = countingPool(db.pool)
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool, catalog: { schemas: [db.schema] }, expose: { values: true } })
+  app.post('/handles', async () => { await db.pool.query("INSERT INTO handles VALUES ('grace@example.com', 'ada')") })
+  await app.ready()
+  await db.exec('DROP INDEX handles_key; CREATE UNIQUE INDEX handles_key ON handles (handle)')
+  const body = (await app.inject({ method: 'POST', url: '/handles' })).json()
+  t.match(body, { fields: ['handle'], values: { handle: 'ada' }, message: 'A record with this handle already exists.' })
+  t.equal(pool.reads, 2, 'one more read, for the replaced index')
+})
+
+t.test("a message or fieldName of the application's that throws or returns a non-string: still a 409, and an error logged", async (t) => {
+  const cases: Array<[string, object, object]> = [
+    ['message throws', { message: () => { throw new Error('bug') } }, { message: 'A record with this email already exists.', fields: ['email'] }],
+    ['message returns a number', { message: () => 42 }, { message: 'A record with this email already exists.', fields: ['email'] }],
+    ['fieldName throws', { fieldName: () => { throw new Error('bug') } }, { message: 'A record with this email already exists.', fields: ['email'] }],
+    ['fieldName returns undefined', { fieldName: () => undefined }, { fields: ['email'] }],
+    ['fieldName returns an empty string', { fieldName: () => '' }, { fields: ['email'] }],
+    ['fieldName gets only the column', { fieldName: (...args: unknown[]) => `${args.length}` }, { fields: ['1'] }]
+  ]
+  for (const [name, options, expected] of cases) {
+    const { app, logs } = buildApp(t)
+    await app.register(fastifyPgConflict, { catalog: false, ...options })
+    routes(app)
+    const response = await app.inject({ method: 'POST', url: '/users' })
+    t.equal(response.statusCode, 409, `${name}: 409`)
+    t.match(response.json(), expected, `${name}: the body`)
+    if (name !== 'fieldName gets only the column') {
+      t.ok(logs.some((line) => line.level === 50 && line.msg.startsWith('fastify-pg-conflict:')), `${name}: logged as an error`)
+    }
+  }
+})
+
+t.test("Fastify's own register options (prefix, logLevel) are accepted", async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false, prefix: '/api', logLevel: 'warn' } as never)
+  routes(app)
+  t.equal((await app.inject({ method: 'POST', url: '/users' })).statusCode, 409)
 })

@@ -1,5 +1,7 @@
-import createError from '@fastify/error'
+import { InvalidOptionError } from './errors.js'
 import type { Queryable } from './catalog.js'
+import type { OnConflict } from './handler-retry.js'
+import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.js'
 import type { ConflictSettings, ConstraintRule } from './rules.js'
 
 /** Options of the plugin. Each one is checked at registration. */
@@ -12,6 +14,8 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   fieldName?: (column: string) => string
   /** The catalog cache; `false` to never read the catalog. */
   catalog?: false | CatalogOptions
+  /** Called for every route's conflicts before the 409 (after the route's own hook). */
+  onConflict?: OnConflict
 }
 
 export interface CatalogOptions {
@@ -27,9 +31,18 @@ export interface CatalogOptions {
 export interface RouteConflictConfig extends ConflictSettings {
   constraints?: ConstraintRule[]
   fieldName?: (column: string) => string
+  /** Run the handler again when it fails on a unique violation (on `constraints`, or any). */
+  retry?: true | RouteRetryOptions
+  /** Called for this route's conflicts before the 409, before the plugin-wide hook. */
+  onConflict?: OnConflict
 }
 
-export const InvalidOptionError = createError<[string]>('PG_CONFLICT_INVALID_OPTION', 'fastify-pg-conflict: %s', 500, TypeError)
+export interface RouteRetryOptions extends RetryOptions {
+  /** The constraints whose violations are retried: names or patterns. Default: all. */
+  constraints?: Array<string | RegExp>
+}
+
+export { InvalidOptionError }
 
 /** PostgreSQL cuts identifiers to 63 bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63
@@ -90,8 +103,12 @@ function checkRules (rules: unknown, where: string): void {
   })
 }
 
+function checkFunction (value: unknown, where: string, problem: string): void {
+  if (value !== undefined && typeof value !== 'function') fail(where, problem)
+}
+
 function checkFieldName (fieldName: unknown, where: string): void {
-  if (fieldName !== undefined && typeof fieldName !== 'function') fail(where, 'must be a function from a column name to a field name')
+  checkFunction(fieldName, where, 'must be a function from a column name to a field name')
 }
 
 /** Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once. */
@@ -106,7 +123,8 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', 'onConflict', ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkSettings(options, 'options')
   checkRules(options.constraints, 'options.constraints')
   checkFieldName(options.fieldName, 'options.fieldName')
@@ -130,10 +148,22 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
 export function checkRouteConfig (config: unknown, where: string): asserts config is RouteConflictConfig | false | undefined {
   if (config === undefined || config === false) return
   if (!isObject(config)) fail(where, 'must be false or an object like { message, fields, expose, constraints }')
-  checkKeys(config, ['constraints', 'fieldName', ...SETTINGS_KEYS], where)
+  checkKeys(config, ['constraints', 'fieldName', 'retry', 'onConflict', ...SETTINGS_KEYS], where)
   checkSettings(config, where)
   checkRules(config.constraints, `${where}.constraints`)
   checkFieldName(config.fieldName, `${where}.fieldName`)
+  checkFunction(config.onConflict, `${where}.onConflict`, 'must be a function (conflict, request, reply, attempt)')
+}
+
+/** Checks a route's `retry` and gives its policy and the constraints it covers. */
+export function routeRetry (retry: unknown, where: string): { policy: RetryPolicy, constraints: Array<string | RegExp> | undefined } | undefined {
+  if (retry === undefined || retry === false) return undefined
+  if (!isObject(retry)) return { policy: retryPolicy(retry, where), constraints: undefined } // true, or refused there
+  const { constraints, ...bounds } = retry
+  if (constraints !== undefined && !(Array.isArray(constraints) && constraints.every((c) => (typeof c === 'string' && c !== '') || c instanceof RegExp))) {
+    fail(`${where}.constraints`, 'must be an array of constraint names or RegExps')
+  }
+  return { policy: retryPolicy(bounds, where), constraints: constraints as Array<string | RegExp> | undefined }
 }
 
 /** Constraint names PostgreSQL could never report: longer than 63 bytes, so cut when created. */

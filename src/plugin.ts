@@ -5,10 +5,13 @@ import type { Queryable } from './catalog.js'
 import { parseKeyDetail } from './detail.js'
 import { describeConflict, indexMatchesDetail, type Conflict } from './describe.js'
 import {
-  checkPluginOptions, checkRouteConfig, overlongNames, MAX_IDENTIFIER_BYTES,
+  checkPluginOptions, checkRouteConfig, InvalidOptionError, overlongNames, routeRetry, MAX_IDENTIFIER_BYTES,
   type FastifyPgConflictOptions, type RouteConflictConfig
 } from './options.js'
+import { ConflictCounters, type ConflictCount } from './counters.js'
+import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
+import { DEFAULT_RETRY } from './retry.js'
 import { conflictBody, conflictError, defaultMessage, logEntry } from './respond.js'
 import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
 
@@ -28,6 +31,8 @@ export interface PgConflictDecorator {
   describe: (error: unknown) => Promise<Conflict | undefined>
   /** Reads the catalog again now (after a migration, say). */
   refresh: () => Promise<void>
+  /** Conflicts retried, recovered and given up, by constraint, since start. */
+  counters: () => Record<string, ConflictCount>
 }
 
 /** One level of settings: the plugin's, or a route's. */
@@ -39,9 +44,10 @@ interface Level {
 
 type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
 
-/** On the error handlers this plugin installs: the route's own handler it wraps (or `null`). */
+/** On the error handlers and route handlers this plugin installs: the route's own one it wraps (or `null`). */
 const WRAPPED = Symbol('fastify-pg-conflict.wrapped')
 type Translating = ErrorHandler & { [WRAPPED]: ErrorHandler | null }
+type Handler = RouteOptions['handler']
 
 const identity = (column: string): string => column
 
@@ -56,10 +62,13 @@ function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
 // async, so that a bad option rejects the registration (avvio does not catch a callback plugin's throw)
 const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fastifyPgConflict (fastify, options) {
   checkPluginOptions(options)
-  const { pool, catalog: catalogOptions, constraints = [], fieldName, ...settings } = options
+  const { pool, catalog: catalogOptions, constraints = [], fieldName, onConflict, ...settings } = options
   const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
   const configured = new Set<ConstraintRule>() // every rule, for the start-up check against the catalog
   let cache: CatalogCache | undefined
+  const counters = new ConflictCounters()
+  /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
+  const offered = new WeakSet<object>()
 
   /** Keeps a rule for the start-up check, and warns now of a name PostgreSQL would cut. */
   function remember (rules: readonly ConstraintRule[], where: string): void {
@@ -88,9 +97,12 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     return { conflict, settings: { ...settings, message: guardMessage(settings.message, log) } }
   }
 
-  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined): Translating {
-    async function answer (pgError: PgErrorFields, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
+    async function answer (pgError: PgErrorFields, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const { conflict, settings } = await understand(pgError, route, request.log)
+      // A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a
+      // 'retry' cannot be honoured outside the handler, so only an answer counts.
+      if (hooks.length > 0 && !offered.has(thrown as object) && await askHooks(hooks, conflict, request, reply, 1) === 'answered') return undefined
       const body = conflictBody(conflict, settings)
       request.log.info(logEntry(conflict, settings), 'unique violation')
       const error = conflictError(conflict, body)
@@ -101,7 +113,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     }
     const handler: ErrorHandler = (error, request, reply) => {
       const pgError = findUniqueViolation(error)
-      if (pgError !== undefined) return answer(pgError, request, reply)
+      if (pgError !== undefined) return answer(pgError, error, request, reply)
       if (userHandler !== undefined) return userHandler(error, request, reply)
       // On to the scope's error handler, exactly as without this plugin. Rejected, not thrown: Fastify
       // sends a thrown value that is not an Error (a string, a plain object) as a 200 body.
@@ -111,20 +123,47 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   }
 
   fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
-    const userHandler = routesOwnHandler(routeOptions.errorHandler as ErrorHandler | undefined)
+    const userHandler = routesOwn(routeOptions.errorHandler as (ErrorHandler & { [WRAPPED]?: ErrorHandler | null }) | undefined)
     const config = routeOptions.config?.conflict
     checkRouteConfig(config, `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`)
     if (config === false) {
       routeOptions.errorHandler = userHandler as RouteOptions['errorHandler']
       return
     }
+    const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
     let route: Level | undefined
+    const hooks: OnConflict[] = []
+    let retry: ReturnType<typeof routeRetry>
     if (config !== undefined) {
-      const { constraints: routeRules = [], fieldName: routeFieldName, ...routeSettings } = config
+      const { constraints: routeRules = [], fieldName: routeFieldName, retry: retryConfig, onConflict: routeHook, ...routeSettings } = config
       route = { rules: new RuleSet(routeRules), settings: routeSettings, fieldName: routeFieldName }
       remember(routeRules, `route ${routeOptions.url}: `)
+      if (routeHook !== undefined) hooks.push(routeHook)
+      retry = routeRetry(retryConfig, `${where}.retry`)
+      if (retry !== undefined && (routeOptions as { pg?: { transact?: unknown } }).pg?.transact) {
+        throw new InvalidOptionError(`${where}.retry: the handler runs inside a transaction it does not own (pg: { transact: true }), where a retry can only fail with 25P02; retry the whole transaction with withTransaction() instead`)
+      }
     }
-    routeOptions.errorHandler = translating(route, userHandler) as RouteOptions['errorHandler']
+    if (onConflict !== undefined) hooks.push(onConflict)
+    routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
+
+    const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
+    if (retry === undefined && hooks.length === 0) {
+      routeOptions.handler = handler // no wrapper: this route's success path is untouched
+      return
+    }
+    const matchers = retry?.constraints?.map((constraint) => matcher({ constraint }))
+    const wrapped = retryingHandler(handler, {
+      policy: retry?.policy,
+      retries: (conflict) => matchers === undefined ||
+        matchers.some((matches) => [conflict.constraint, conflict.error.constraint].some((name) => name !== undefined && matches(name))),
+      fallbackPolicy: DEFAULT_RETRY,
+      hooks,
+      describe: async (pgError, request) => (await understand(pgError, route, request.log)).conflict,
+      counters,
+      offered
+    })
+    routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
   })
 
   fastify.addHook('onReady', async function () {
@@ -154,16 +193,17 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     },
     async refresh () {
       await cache?.refresh()
-    }
+    },
+    counters: () => counters.snapshot()
   } satisfies PgConflictDecorator)
 }
 
 /**
- * The route's own error handler, under any of ours: one of ours is there already when the plugin
- * is registered again in a child scope (the closer registration wins) and on the HEAD route Fastify
- * copies from a GET.
+ * The route's own error handler or handler, under any of ours: one of ours is there already when
+ * the plugin is registered again in a child scope (the closer registration wins) and on the HEAD
+ * route Fastify copies from a GET.
  */
-function routesOwnHandler (installed: (ErrorHandler & Partial<Translating>) | undefined): ErrorHandler | undefined {
+function routesOwn<F> (installed: (F & { [WRAPPED]?: F | null }) | undefined): F | undefined {
   const wrapped = installed?.[WRAPPED]
   return wrapped === undefined ? installed : wrapped ?? undefined
 }

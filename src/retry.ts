@@ -1,4 +1,4 @@
-import { InvalidOptionError } from './options.js'
+import { InvalidOptionError } from './errors.js'
 
 /**
  * Bounds for retrying work that failed on a conflict: a handler racing another request, or a

@@ -1,0 +1,267 @@
+// Races between requests: the check-then-insert handler under real concurrency, route retries,
+// onConflict hooks, and the bounds that keep a retry from becoming a storm.
+import t from 'tap'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fastifyPgConflict, { type Conflict } from '../src/index.js'
+import { retryingHandler } from '../src/handler-retry.js'
+import { ConflictCounters } from '../src/counters.js'
+import { DEFAULT_RETRY } from '../src/retry.js'
+import { buildApp } from './helpers/app.js'
+import { testDatabase } from './helpers/db.js'
+
+const db = await testDatabase(t, 'races')
+const pool = db.newPool({ max: 10 })
+await db.exec('CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT accounts_email_key UNIQUE)')
+
+/** The classic race: look for the email, and insert it when absent. On a checked-out client, released cleanly. */
+async function checkThenInsert (email: string, reply: FastifyReply): Promise<unknown> {
+  const client = await pool.connect()
+  try {
+    const existing = await client.query('SELECT id, email FROM accounts WHERE email = $1', [email])
+    if (existing.rows.length > 0) return existing.rows[0] // the application's own answer: the account exists
+    await new Promise((resolve) => setTimeout(resolve, 5)) // widen the window between check and insert
+    const inserted = await client.query('INSERT INTO accounts (email) VALUES ($1) RETURNING id, email', [email])
+    reply.code(201)
+    return inserted.rows[0]
+  } finally {
+    client.release()
+  }
+}
+
+async function race (app: FastifyInstance, email: string, n = 50): Promise<{ statuses: number[], rows: number }> {
+  const responses = await Promise.all(Array.from({ length: n }, () =>
+    app.inject({ method: 'POST', url: '/accounts', payload: { email } })))
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM accounts WHERE email = $1', [email])
+  return { statuses: responses.map((r) => r.statusCode), rows: (rows[0] as { n: number }).n }
+}
+
+const count = (statuses: number[], pick: (s: number) => boolean): number => statuses.filter(pick).length
+
+t.test('50 concurrent check-then-insert requests without retry: one row, one 201, the rest 409, no 5xx', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  app.post<{ Body: { email: string } }>('/accounts', async (request, reply) => await checkThenInsert(request.body.email, reply))
+  const { statuses, rows } = await race(app, 'race-no-retry@example.com')
+  t.equal(rows, 1, 'exactly one row')
+  t.equal(count(statuses, (s) => s === 201), 1, 'one 201')
+  t.ok(count(statuses, (s) => s === 409) > 0, `${count(statuses, (s) => s === 409)} lost the race and got 409`)
+  t.equal(count(statuses, (s) => s >= 500), 0, 'no 5xx')
+  t.equal(count(statuses, (s) => s === 201 || s === 409 || s === 200), 50, 'every answer is 201, 200 (saw the row) or 409')
+})
+
+t.test('the same race with retry: every request 2xx (the retry sees the row), one row', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  app.post<{ Body: { email: string } }>('/accounts', { config: { conflict: { retry: { constraints: ['accounts_email_key'] } } } },
+    async (request, reply) => await checkThenInsert(request.body.email, reply))
+  const { statuses, rows } = await race(app, 'race-retry@example.com')
+  t.equal(rows, 1, 'exactly one row')
+  t.equal(count(statuses, (s) => s >= 200 && s < 300), 50, 'all 2xx')
+  t.equal(count(statuses, (s) => s === 201), 1, 'one of them created it')
+  const counts = app.pgConflict.counters().accounts_email_key
+  t.ok(counts !== undefined && counts.retried > 0 && counts.recovered === counts.retried && counts.gaveUp === 0,
+    `counters: ${JSON.stringify(counts)}`)
+})
+
+t.test('the same race with an onConflict hook that re-reads the winning row: all 2xx, one row', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  const onConflict = async (conflict: Conflict, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (conflict.constraint !== 'accounts_email_key') return
+    const { rows } = await pool.query('SELECT id, email FROM accounts WHERE email = $1', [(request.body as { email: string }).email])
+    await reply.code(200).send(rows[0]) // an idempotent create: here is the account
+  }
+  app.post<{ Body: { email: string } }>('/accounts', { config: { conflict: { onConflict } } },
+    async (request, reply) => await checkThenInsert(request.body.email, reply))
+  const email = 'race-hook@example.com'
+  const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject({ method: 'POST', url: '/accounts', payload: { email } })))
+  const { rows } = await db.pool.query('SELECT id FROM accounts WHERE email = $1', [email])
+  t.equal(rows.length, 1, 'exactly one row')
+  t.ok(responses.every((r) => r.statusCode === 200 || r.statusCode === 201), 'all 2xx')
+  t.ok(responses.every((r) => r.json().id === (rows[0] as { id: number }).id), 'all name the same account')
+})
+
+t.test('retry storms are bounded: a constraint that always conflicts gives up after the attempts, then 409', async (t) => {
+  await db.exec("INSERT INTO accounts (email) VALUES ('taken@example.com') ON CONFLICT DO NOTHING")
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  let calls = 0
+  const insertTaken = async (): Promise<void> => {
+    calls++
+    const client = await pool.connect()
+    try { await client.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") } finally { client.release() }
+  }
+  app.post('/by-attempts', { config: { conflict: { retry: { attempts: 4, backoff: { base: 1, max: 2 }, constraints: [/^accounts_/] } } } }, insertTaken)
+  app.post('/by-time', { config: { conflict: { retry: { attempts: 20, backoff: { base: 40, max: 40 }, maxTime: 100 } } } }, insertTaken)
+
+  const byAttempts = await app.inject({ method: 'POST', url: '/by-attempts' })
+  t.equal(byAttempts.statusCode, 409, 'the normal 409 after the last attempt')
+  t.same(byAttempts.json().fields, ['email'])
+  t.equal(calls, 4, 'four attempts, no more')
+  t.match(app.pgConflict.counters().accounts_email_key, { gaveUp: 1 })
+
+  calls = 0
+  const started = performance.now()
+  const byTime = await app.inject({ method: 'POST', url: '/by-time' })
+  const elapsed = performance.now() - started
+  t.equal(byTime.statusCode, 409)
+  t.ok(calls < 20 && calls >= 1, `maxTime stopped it after ${calls} attempts`)
+  t.ok(elapsed < 2000, 'and it did not go on for long')
+})
+
+t.test('each attempt starts with the status and headers the reply had before the first', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  app.post('/flaky', {
+    onRequest: async (_request, reply) => { reply.header('x-request-hook', 'kept') },
+    config: { conflict: { retry: { backoff: { base: 0, max: 0 } } } }
+  }, async (_request, reply) => {
+    calls++
+    if (calls === 1) {
+      reply.code(202).header('x-from-failed-attempt', 'yes').header('x-request-hook', 'overwritten')
+      await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+    }
+    return { attempt: calls }
+  })
+  const response = await app.inject({ method: 'POST', url: '/flaky' })
+  t.equal(response.statusCode, 200, "the failed attempt's status is gone")
+  t.same(response.json(), { attempt: 2 })
+  t.equal(response.headers['x-from-failed-attempt'], undefined, "the failed attempt's header is gone")
+  t.equal(response.headers['x-request-hook'], 'kept', 'what was set before the handler is back as it was')
+})
+
+t.test('never a retry once the reply was sent', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  app.post('/sent', { config: { conflict: { retry: true } } }, async (_request, reply) => {
+    calls++
+    await reply.send({ sent: true })
+    await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  })
+  const response = await app.inject({ method: 'POST', url: '/sent' })
+  t.same(response.json(), { sent: true })
+  t.equal(calls, 1)
+})
+
+t.test('a synchronous handler stays synchronous', async (t) => {
+  const handler = (): string => 'done'
+  const wrapped = retryingHandler(handler as never, {
+    policy: DEFAULT_RETRY, retries: () => true, fallbackPolicy: DEFAULT_RETRY, hooks: [],
+    describe: async () => { throw new Error('not called') }, counters: new ConflictCounters(), offered: new WeakSet()
+  })
+  const reply = { statusCode: 200, getHeaders: () => ({}) }
+  t.equal((wrapped as (...args: unknown[]) => unknown).call(undefined, {}, reply), 'done', 'the value itself, not a promise')
+})
+
+t.test("onConflict: 'retry' from a hook retries with the default bounds; a conflict in a preHandler can be answered by the hook", async (t) => {
+  const { app } = buildApp(t)
+  const seen: number[] = []
+  await app.register(fastifyPgConflict, {
+    catalog: false,
+    onConflict: (_conflict, request, reply, attempt) => {
+      seen.push(attempt)
+      if (request.url === '/hook-error') return void reply.code(200).send({ answeredBy: 'hook' })
+      return 'retry'
+    }
+  })
+  app.post('/always', async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") })
+  app.post('/bounded', { config: { conflict: { retry: { attempts: 2, constraints: ['no_such_key'] } } } },
+    async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") })
+  app.post('/hook-error', { preHandler: async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") } }, async () => 'unreached')
+  const always = await app.inject({ method: 'POST', url: '/always' })
+  t.equal(always.statusCode, 409)
+  t.same(seen, [1, 2, 3], `the hook saw attempts 1 to ${DEFAULT_RETRY.attempts}, then the 409 went out`)
+  seen.length = 0
+  t.equal((await app.inject({ method: 'POST', url: '/bounded' })).statusCode, 409)
+  t.same(seen, [1, 2], "on a route with its own retry bounds, the hook's retry keeps to them")
+  seen.length = 0
+  const hookError = await app.inject({ method: 'POST', url: '/hook-error' })
+  t.same(hookError.json(), { answeredBy: 'hook' })
+  t.same(seen, [1], 'asked once, from the error path')
+})
+
+t.test('a route hook answers before the plugin-wide one is asked', async (t) => {
+  const { app } = buildApp(t)
+  let pluginHookCalls = 0
+  await app.register(fastifyPgConflict, { catalog: false, onConflict: () => { pluginHookCalls++ } })
+  app.post('/r', { config: { conflict: { onConflict: (_c, _req, reply) => { void reply.code(200).send({ by: 'route' }) } } } },
+    async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") })
+  t.same((await app.inject({ method: 'POST', url: '/r' })).json(), { by: 'route' })
+  t.equal(pluginHookCalls, 0)
+})
+
+t.test('retry is refused on a route that runs inside a transaction it does not own (@fastify/postgres transact)', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  t.throws(() => app.post('/tx', { pg: { transact: true }, config: { conflict: { retry: true } } } as never, async () => 'x'),
+    { code: 'PG_CONFLICT_INVALID_OPTION', message: /transaction it does not own.*25P02/ })
+})
+
+t.test('bad retry options are refused when the route is added', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  const bad: Array<[unknown, RegExp]> = [
+    [{ attempts: 0 }, /retry\.attempts must be a whole number from 1 to 20/],
+    [{ attempts: 1.5 }, /retry\.attempts must be a whole number/],
+    [{ backoff: { base: 50, max: 10 } }, /backoff\.max must not be less than backoff\.base/],
+    [{ backoff: 5 }, /retry\.backoff must be an object/],
+    [{ backoff: { min: 1 } }, /backoff takes only base and max/],
+    [{ maxTime: -1 }, /retry\.maxTime must be a whole number/],
+    [{ constraints: 'accounts_email_key' }, /retry\.constraints must be an array/],
+    [{ constraints: [''] }, /retry\.constraints must be an array of constraint names or RegExps/],
+    [{ tries: 3 }, /unknown option "tries"/],
+    ['yes', /retry must be true or an object/]
+  ]
+  let i = 0
+  for (const [retry, message] of bad) {
+    t.throws(() => app.post(`/bad-${i++}`, { config: { conflict: { retry } as never } }, async () => 'x'),
+      { code: 'PG_CONFLICT_INVALID_OPTION', message }, JSON.stringify(retry))
+  }
+  t.throws(() => app.post('/bad-hook', { config: { conflict: { onConflict: 'retry' } as never } }, async () => 'x'), { message: /onConflict must be a function/ })
+})
+
+t.test('a synchronous handler that throws a conflict is retried too; a conflict without a constraint is counted as (none)', async (t) => {
+  const taken = await db.errorOf("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  app.post('/sync', { config: { conflict: { retry: { attempts: 2, backoff: { base: 0, max: 0 } } } } }, () => {
+    calls++
+    if (calls === 1) throw taken
+    return { attempt: calls }
+  })
+  app.post('/raised', { config: { conflict: { retry: { attempts: 2, backoff: { base: 0, max: 0 } } } } }, async () => {
+    await db.pool.query("DO $$ BEGIN RAISE unique_violation USING MESSAGE = 'taken'; END $$")
+  })
+  t.same((await app.inject({ method: 'POST', url: '/sync' })).json(), { attempt: 2 })
+  t.equal((await app.inject({ method: 'POST', url: '/raised' })).statusCode, 409)
+  t.same(app.pgConflict.counters(), {
+    accounts_email_key: { retried: 1, recovered: 1, gaveUp: 0 },
+    '(none)': { retried: 1, recovered: 0, gaveUp: 1 }
+  })
+})
+
+t.test('an onConflict hook that returns nothing lets the 409 go out, and is asked once', async (t) => {
+  const { app } = buildApp(t)
+  const seen: Array<string | undefined> = []
+  await app.register(fastifyPgConflict, { catalog: false, onConflict: (conflict) => { seen.push(conflict.constraint) } })
+  app.post('/plain', async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") })
+  const response = await app.inject({ method: 'POST', url: '/plain' })
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, ['email'])
+  t.same(seen, ['accounts_email_key'])
+})
+
+t.test('retry.constraints limits retries to the constraints named', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  app.post('/other', { config: { conflict: { retry: { constraints: ['teams_name_key'] } } } }, async () => {
+    calls++
+    await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  })
+  t.equal((await app.inject({ method: 'POST', url: '/other' })).statusCode, 409)
+  t.equal(calls, 1, 'accounts_email_key is not listed: no retry')
+})

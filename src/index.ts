@@ -4,7 +4,16 @@ export default fastifyPgConflict
 export { fastifyPgConflict }
 export type { PgConflictDecorator } from './plugin.js'
 export type { FastifyPgConflictOptions, RouteConflictConfig, CatalogOptions } from './options.js'
-export { InvalidOptionError } from './options.js'
+export { InvalidOptionError } from './errors.js'
+export type { RouteRetryOptions } from './options.js'
+export type { OnConflict } from './handler-retry.js'
+export type { RetryOptions } from './retry.js'
+export { ConflictCounters, type ConflictCount } from './counters.js'
+export {
+  withTransaction, RolledBackError, FailedTransactionError,
+  type TransactionOptions, type TransactionClient, type PooledTransactionClient,
+  type TransactionPool, type SimpleTransactionPool, type IsolationLevel
+} from './transaction.js'
 export type { ConflictSettings, ConstraintRule, Expose } from './rules.js'
 export { findPgError, findUniqueViolation, UNIQUE_VIOLATION, type PgErrorFields } from './recognise.js'
 export { parseKeyDetail, splitValues, type KeyDetail } from './detail.js'

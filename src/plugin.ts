@@ -12,6 +12,7 @@ import { ConflictCounters, type ConflictCount } from './counters.js'
 import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
 import { DEFAULT_RETRY } from './retry.js'
+import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from './transaction.js'
 import { conflictBody, conflictError, defaultMessage, logEntry } from './respond.js'
 import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
 
@@ -31,8 +32,13 @@ export interface PgConflictDecorator {
   describe: (error: unknown) => Promise<Conflict | undefined>
   /** Reads the catalog again now (after a migration, say). */
   refresh: () => Promise<void>
-  /** Conflicts retried, recovered and given up, by constraint, since start. */
+  /** Conflicts retried, recovered and given up, by constraint, since start (route retries and `withTransaction` here). */
   counters: () => Record<string, ConflictCount>
+  /**
+   * `withTransaction` on the plugin's pool (the `pool` option, or `@fastify/postgres`'s), counting
+   * into `counters()`. For a client already in a transaction, call `withTransaction(client, …)`.
+   */
+  withTransaction: <T, C extends PooledTransactionClient = PooledTransactionClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
 }
 
 /** One level of settings: the plugin's, or a route's. */
@@ -194,7 +200,12 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     async refresh () {
       await cache?.refresh()
     },
-    counters: () => counters.snapshot()
+    counters: () => counters.snapshot(),
+    async withTransaction<T, C extends PooledTransactionClient> (fn: (client: C) => Promise<T>, options: Omit<TransactionOptions, 'counters'> = {}): Promise<T> {
+      const db = pool ?? (fastify as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
+      if (db === undefined) throw new InvalidOptionError('pgConflict.withTransaction needs a pool: the pool option, or @fastify/postgres registered')
+      return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
+    }
   } satisfies PgConflictDecorator)
 }
 

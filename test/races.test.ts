@@ -1,13 +1,15 @@
 // Races between requests: the check-then-insert handler under real concurrency, route retries,
 // onConflict hooks, and the bounds that keep a retry from becoming a storm.
 import t from 'tap'
+import fastifyPostgres from '@fastify/postgres'
+import type pg from 'pg'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fastifyPgConflict, { type Conflict } from '../src/index.js'
 import { retryingHandler } from '../src/handler-retry.js'
 import { ConflictCounters } from '../src/counters.js'
 import { DEFAULT_RETRY } from '../src/retry.js'
 import { buildApp } from './helpers/app.js'
-import { testDatabase } from './helpers/db.js'
+import { databaseUrl, testDatabase } from './helpers/db.js'
 
 const db = await testDatabase(t, 'races')
 const pool = db.newPool({ max: 10 })
@@ -264,4 +266,27 @@ t.test('retry.constraints limits retries to the constraints named', async (t) =>
   })
   t.equal((await app.inject({ method: 'POST', url: '/other' })).statusCode, 409)
   t.equal(calls, 1, 'accounts_email_key is not listed: no retry')
+})
+
+t.test('app.pgConflict.withTransaction: the plugin pool (or @fastify/postgres), retried races counted with the routes', async (t) => {
+  await db.exec('CREATE TABLE tags (id serial PRIMARY KEY, slug text CONSTRAINT tags_slug_key UNIQUE)')
+  const { app } = buildApp(t)
+  await app.register(fastifyPostgres, { connectionString: databaseUrl(), options: `-c search_path=${db.schema}`, max: 10 })
+  await app.register(fastifyPgConflict, { catalog: false })
+  await app.ready()
+  const results = await Promise.all(Array.from({ length: 20 }, async () => await app.pgConflict.withTransaction(async (client: pg.PoolClient) => {
+    const found = await client.query('SELECT id FROM tags WHERE slug = $1', ['news'])
+    if (found.rows.length > 0) return (found.rows[0] as { id: number }).id
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const { rows } = await client.query('INSERT INTO tags (slug) VALUES ($1) RETURNING id', ['news'])
+    return (rows[0] as { id: number }).id
+  }, { retryOn: ['tags_slug_key'], attempts: 5 })))
+  t.equal(new Set(results).size, 1, 'every call returns the one tag')
+  const counts = app.pgConflict.counters().tags_slug_key
+  t.ok(counts !== undefined && counts.retried > 0 && counts.gaveUp === 0, `counted: ${JSON.stringify(counts)}`)
+
+  const { app: bare } = buildApp(t)
+  await bare.register(fastifyPgConflict, { catalog: false })
+  await bare.ready()
+  await t.rejects(bare.pgConflict.withTransaction(async () => 1), { code: 'PG_CONFLICT_INVALID_OPTION', message: /needs a pool/ })
 })

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import type { ConflictCounters } from './counters.js'
 import type { Conflict } from './describe.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
+import type { SequenceCheck } from './sequences.js'
 import { backoffDelay, mayRetry, sleep, type RetryPolicy } from './retry.js'
 
 /**
@@ -25,6 +26,10 @@ export interface HandlerRetry {
   counters: ConflictCounters
   /** Marks an error as already shown to the hooks, so that the error path does not ask them again. */
   offered: WeakSet<object>
+  /** Whether the conflict is an id sequence behind its table (the server's fault, not the client's). */
+  sequenceBehind: (conflict: Conflict) => Promise<SequenceCheck | undefined>
+  /** Repairs such a sequence (true when it moved), when the application allows it. */
+  repair: ((check: SequenceCheck) => Promise<boolean>) | undefined
 }
 
 /** Asks the hooks in turn until one answers the request or asks for a retry. */
@@ -50,11 +55,23 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
 
     type Step = { kind: 'answered' } | { kind: 'retry', delay: number, constraint: string | undefined } | { kind: 'give up', constraint: string | undefined }
 
+    let repaired = false
+
     /** What to do after attempt `attempt` failed with `error`: a hook answered, retry, or give up. Throws what is no conflict. */
     const decide = async (error: unknown, attempt: number): Promise<Step> => {
       const pgError = reply.sent ? undefined : findUniqueViolation(error)
       if (pgError === undefined) throw error // not a conflict (or too late): as without the plugin
       const conflict = await retry.describe(pgError, request)
+      // A sequence behind its table is the server's fault: repaired and run once more if allowed,
+      // otherwise on to the error path (500); the hooks, which are for clients' conflicts, are not asked.
+      const sequence = await retry.sequenceBehind(conflict)
+      if (sequence !== undefined) {
+        if (retry.repair === undefined || repaired) return { kind: 'give up', constraint: conflict.constraint }
+        repaired = true
+        return await retry.repair(sequence)
+          ? { kind: 'retry', delay: 0, constraint: conflict.constraint }
+          : { kind: 'give up', constraint: conflict.constraint }
+      }
       retry.offered.add(error as object)
       const decision = await askHooks(retry.hooks, conflict, request, reply, attempt)
       if (decision === 'answered') return { kind: 'answered' }

@@ -10,6 +10,11 @@ export type { OnConflict } from './handler-retry.js'
 export type { RetryOptions } from './retry.js'
 export { ConflictCounters, type ConflictCount } from './counters.js'
 export {
+  sequenceOf, checkSequence, repairSequence, resetSequences,
+  type SequenceTarget, type SequenceKind, type ColumnSequence, type SequenceCheck,
+  type SequenceRepair, type SequenceReset, type RepairOptions, type ResetOptions
+} from './sequences.js'
+export {
   withTransaction, RolledBackError, FailedTransactionError,
   type TransactionOptions, type TransactionClient, type PooledTransactionClient,
   type TransactionPool, type SimpleTransactionPool, type IsolationLevel

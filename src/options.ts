@@ -16,6 +16,10 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   catalog?: false | CatalogOptions
   /** Called for every route's conflicts before the 409 (after the route's own hook). */
   onConflict?: OnConflict
+  /** When a conflict comes from an id sequence behind its table: move the sequence past the table's maximum and run the handler once more. Default false. */
+  repairSequences?: boolean
+  /** The same column's sequence is checked at most this often, ms. Default 10000. */
+  sequenceCheckInterval?: number
 }
 
 export interface CatalogOptions {
@@ -123,7 +127,10 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', 'onConflict', ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval',
+    ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
+  milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkSettings(options, 'options')
   checkRules(options.constraints, 'options.constraints')

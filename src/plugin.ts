@@ -12,6 +12,9 @@ import { ConflictCounters, type ConflictCount } from './counters.js'
 import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
 import { findUniqueViolation, type PgErrorFields } from './recognise.js'
 import { DEFAULT_RETRY } from './retry.js'
+import { SequenceWatch } from './sequence-watch.js'
+import type { SequenceCheck } from './sequences.js'
+import { SequenceBehindError } from './errors.js'
 import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from './transaction.js'
 import { conflictBody, conflictError, defaultMessage, logEntry } from './respond.js'
 import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
@@ -68,10 +71,14 @@ function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
 // async, so that a bad option rejects the registration (avvio does not catch a callback plugin's throw)
 const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fastifyPgConflict (fastify, options) {
   checkPluginOptions(options)
-  const { pool, catalog: catalogOptions, constraints = [], fieldName, onConflict, ...settings } = options
+  const {
+    pool, catalog: catalogOptions, constraints = [], fieldName, onConflict,
+    repairSequences = false, sequenceCheckInterval = 10_000, ...settings
+  } = options
   const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
   const configured = new Set<ConstraintRule>() // every rule, for the start-up check against the catalog
   let cache: CatalogCache | undefined
+  let sequences: SequenceWatch | undefined
   const counters = new ConflictCounters()
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
   const offered = new WeakSet<object>()
@@ -103,9 +110,28 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     return { conflict, settings: { ...settings, message: guardMessage(settings.message, log) } }
   }
 
+  /** The sequence check of a conflict that is an id sequence behind its table, else `undefined`. */
+  async function sequenceBehind (conflict: Conflict): Promise<SequenceCheck | undefined> {
+    return await sequences?.behind(conflict)
+  }
+
+  /** Repairs a sequence found behind, logging what happened; true when it moved. */
+  async function repair (check: SequenceCheck, log: FastifyBaseLogger): Promise<boolean> {
+    try {
+      const moved = await (sequences as SequenceWatch).repair(check)
+      log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
+      return moved
+    } catch (err) {
+      log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
+      return false
+    }
+  }
+
   function translating (route: Level | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
     async function answer (pgError: PgErrorFields, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const { conflict, settings } = await understand(pgError, route, request.log)
+      const sequence = await sequenceBehind(conflict)
+      if (sequence !== undefined) return await serverFault(sequence, thrown, request, reply)
       // A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a
       // 'retry' cannot be honoured outside the handler, so only an answer counts.
       if (hooks.length > 0 && !offered.has(thrown as object) && await askHooks(hooks, conflict, request, reply, 1) === 'answered') return undefined
@@ -117,6 +143,19 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       reply.code(409)
       return body
     }
+    /** The id sequence is behind its table: a 500 without details, and the fix in the log. */
+    async function serverFault (sequence: SequenceCheck, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      request.log.error({ sequence: sequenceLog(sequence) },
+        `fastify-pg-conflict: the sequence ${sequence.sequence} is behind ${sequence.table}.${sequence.column} (at ${sequence.lastValue}, the table's maximum is ${String(sequence.max)}): ` +
+        `every insert taking the default id collides. Not the client's fault: answered 500. Fix: ${String(sequence.fixSql)}`)
+      if (repairSequences) await repair(sequence, request.log) // the request failed, the next ones need not
+      const error = new SequenceBehindError(`the id sequence ${sequence.sequence} is behind its table`, { cause: thrown })
+      if (userHandler !== undefined) return await userHandler(error, request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw error
+      reply.code(500)
+      return { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }
+    }
+
     const handler: ErrorHandler = (error, request, reply) => {
       const pgError = findUniqueViolation(error)
       if (pgError !== undefined) return answer(pgError, error, request, reply)
@@ -154,7 +193,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
 
     const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
-    if (retry === undefined && hooks.length === 0) {
+    if (retry === undefined && hooks.length === 0 && !repairSequences) {
       routeOptions.handler = handler // no wrapper: this route's success path is untouched
       return
     }
@@ -167,7 +206,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       hooks,
       describe: async (pgError, request) => (await understand(pgError, route, request.log)).conflict,
       counters,
-      offered
+      offered,
+      sequenceBehind,
+      repair: repairSequences ? async (check) => await repair(check, fastify.log) : undefined
     })
     routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
   })
@@ -188,6 +229,11 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       },
       onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
+    sequences = new SequenceWatch(db, {
+      interval: sequenceCheckInterval,
+      timeout: catalogOptions?.timeout ?? 2000,
+      onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not check an id sequence; the conflict is answered as a conflict') }
+    })
     // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
     await cache.refresh()
   })
@@ -207,6 +253,11 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)
+}
+
+/** What the log says of a sequence found behind. */
+function sequenceLog (check: SequenceCheck): object {
+  return { name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column, lastValue: check.lastValue, max: check.max, fix: check.fixSql }
 }
 
 /**

@@ -151,7 +151,8 @@ t.test('a synchronous handler stays synchronous', async (t) => {
   const handler = (): string => 'done'
   const wrapped = retryingHandler(handler as never, {
     policy: DEFAULT_RETRY, retries: () => true, fallbackPolicy: DEFAULT_RETRY, hooks: [],
-    describe: async () => { throw new Error('not called') }, counters: new ConflictCounters(), offered: new WeakSet()
+    describe: async () => { throw new Error('not called') }, counters: new ConflictCounters(), offered: new WeakSet(),
+    sequenceBehind: async () => undefined, repair: undefined
   })
   const reply = { statusCode: 200, getHeaders: () => ({}) }
   t.equal((wrapped as (...args: unknown[]) => unknown).call(undefined, {}, reply), 'done', 'the value itself, not a promise')

@@ -1,0 +1,70 @@
+import type { Queryable } from './catalog.js'
+import type { Conflict } from './describe.js'
+import { checkSequence, repairSequence, type SequenceCheck } from './sequences.js'
+
+export interface SequenceWatchOptions {
+  /** The same column is checked again at most this often, ms. */
+  interval: number
+  /** The longest a request waits for a check, ms; then it is answered as a conflict. */
+  timeout: number
+  onError: (error: unknown) => void
+}
+
+/** How many columns to remember; past that the memory starts again. */
+const MAX_COLUMNS = 1000
+
+interface Entry {
+  at: number
+  /** The check under way or done. */
+  result: Promise<SequenceCheck | undefined>
+  /** No sequence fills the column: remembered for good, never checked again. */
+  noSequence: boolean
+}
+
+/**
+ * Tells a conflict that is the server's fault, an id sequence behind its table (after COPY,
+ * a restore or inserts with explicit ids), from a client's duplicate. Only a conflict on a
+ * single-column key can be one; its column is checked at most once per `interval`.
+ */
+export class SequenceWatch {
+  private readonly checks = new Map<string, Entry>()
+
+  constructor (private readonly db: Queryable, private readonly options: SequenceWatchOptions) {}
+
+  /** The check of the conflict's column when its sequence is behind; `undefined` otherwise (or when unknown in time). */
+  async behind (conflict: Conflict): Promise<SequenceCheck | undefined> {
+    const { schema, table, columns } = conflict
+    if (schema === undefined || table === undefined || columns.length !== 1) return undefined
+    const target = { schema, table, column: columns[0] as string }
+    const key = `${schema}\u0000${table}\u0000${target.column}`
+    let entry = this.checks.get(key)
+    if (entry === undefined || (!entry.noSequence && performance.now() - entry.at >= this.options.interval)) {
+      if (this.checks.size >= MAX_COLUMNS) this.checks.clear()
+      const fresh: Entry = { at: performance.now(), noSequence: false, result: Promise.resolve(undefined) }
+      fresh.result = checkSequence(this.db, target).then((check) => {
+        fresh.noSequence = check === undefined
+        return check
+      }, (error: unknown) => {
+        this.options.onError(error) // checked again after the interval
+        return undefined
+      })
+      this.checks.set(key, fresh)
+      entry = fresh
+    }
+    const check = await within(entry.result, this.options.timeout)
+    return check?.behind === true ? check : undefined
+  }
+
+  /** Moves the sequence past the table's maximum (never backwards); true when it moved. */
+  async repair (check: SequenceCheck): Promise<boolean> {
+    const repaired = await repairSequence(this.db, check)
+    this.checks.delete(`${check.schema}\u0000${check.table}\u0000${check.column}`)
+    return repaired?.moved === true
+  }
+}
+
+function within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => { resolve(undefined) }, ms) })
+  return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer) })
+}

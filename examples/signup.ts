@@ -1,6 +1,6 @@
 // A small signup API: users with a unique email (case-insensitive), teams unique per organisation.
 // Run it with `npm run demo`, which also sends it a few requests.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type pg from 'pg'
 import fastifyPgConflict, { snakeToCamel } from '../src/index.js' // from 'fastify-pg-conflict' in your app
 
@@ -19,7 +19,7 @@ export const schemaSql = `
   );
 `
 
-export async function buildSignupApp (pool: pg.Pool, logger = false): Promise<FastifyInstance> {
+export async function buildSignupApp (pool: pg.Pool, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
   const app = Fastify({ logger })
 
   // Register before declaring routes: the plugin equips each route as it is added.

@@ -86,6 +86,7 @@ if (extract.code !== 0) throw new Error(`tar -x failed: ${describeRun(extract)}`
 interface Manifest {
   main?: string
   types?: string
+  bin?: Record<string, string>
   exports?: unknown
   files?: string[]
   dependencies?: Record<string, string>
@@ -156,6 +157,7 @@ t.test('the tarball holds the built package and nothing else', async (t) => {
   collect(manifest.exports)
   if (manifest.main !== undefined) targets.push(manifest.main)
   if (manifest.types !== undefined) targets.push(manifest.types)
+  collect(manifest.bin)
   t.ok(targets.length > 0, 'the manifest names its entry points')
   for (const target of new Set(targets)) {
     t.ok(files.includes(target.replace(/^\.\//, '')), `${target} (named in package.json) is packed`)
@@ -164,6 +166,16 @@ t.test('the tarball holds the built package and nothing else', async (t) => {
 
 /** The ESM module's export names, to compare the CommonJS plugin's with. */
 let esmExports: string[] | undefined
+
+t.test('the command-line entry (npx fastify-pg-conflict) runs from the packed package', async (t) => {
+  const bin = join(installed, manifest.bin?.[NAME] ?? 'no bin in package.json')
+  t.match(await readFile(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'it starts with a node shebang')
+  const help = await run(process.execPath, [bin, '--help'], consumer)
+  t.equal(help.code, 0, describeRun(help))
+  t.match(help.stdout, /fastify-pg-conflict sequences/, 'it explains itself')
+  const wrong = await run(process.execPath, [bin, 'sequencs'], consumer)
+  t.equal(wrong.code, 2, 'a usage error exits 2')
+})
 
 t.test('ESM: import under plain node', async (t) => {
   await writeFile(join(consumer, 'esm.mjs'), `

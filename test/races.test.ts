@@ -15,13 +15,28 @@ const db = await testDatabase(t, 'races')
 const pool = db.newPool({ max: 10 })
 await db.exec('CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT accounts_email_key UNIQUE)')
 
-/** The classic race: look for the email, and insert it when absent. On a checked-out client, released cleanly. */
-async function checkThenInsert (email: string, reply: FastifyReply): Promise<unknown> {
+/** A barrier: each caller waits until `n` have arrived (later callers pass at once). */
+function barrier (n: number): () => Promise<void> {
+  let arrived = 0
+  let open: () => void = () => {}
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return async () => {
+    if (++arrived >= n) open()
+    await opened
+  }
+}
+
+/**
+ * The classic race: look for the email, and insert it when absent. `checked` holds every request
+ * between its check and its insert until all have checked, so that all of them race. Queries run
+ * on checked-out clients, released cleanly.
+ */
+async function checkThenInsert (email: string, reply: FastifyReply, checked: () => Promise<void>): Promise<unknown> {
+  const existing = await pool.query('SELECT id, email FROM accounts WHERE email = $1', [email])
+  if (existing.rows.length > 0) return existing.rows[0] // the application's own answer: the account exists
+  await checked()
   const client = await pool.connect()
   try {
-    const existing = await client.query('SELECT id, email FROM accounts WHERE email = $1', [email])
-    if (existing.rows.length > 0) return existing.rows[0] // the application's own answer: the account exists
-    await new Promise((resolve) => setTimeout(resolve, 5)) // widen the window between check and insert
     const inserted = await client.query('INSERT INTO accounts (email) VALUES ($1) RETURNING id, email', [email])
     reply.code(201)
     return inserted.rows[0]
@@ -42,24 +57,25 @@ const count = (statuses: number[], pick: (s: number) => boolean): number => stat
 t.test('50 concurrent check-then-insert requests without retry: one row, one 201, the rest 409, no 5xx', async (t) => {
   const { app } = buildApp(t)
   await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
-  app.post<{ Body: { email: string } }>('/accounts', async (request, reply) => await checkThenInsert(request.body.email, reply))
+  const checked = barrier(50)
+  app.post<{ Body: { email: string } }>('/accounts', async (request, reply) => await checkThenInsert(request.body.email, reply, checked))
   const { statuses, rows } = await race(app, 'race-no-retry@example.com')
   t.equal(rows, 1, 'exactly one row')
   t.equal(count(statuses, (s) => s === 201), 1, 'one 201')
-  t.ok(count(statuses, (s) => s === 409) > 0, `${count(statuses, (s) => s === 409)} lost the race and got 409`)
+  t.equal(count(statuses, (s) => s === 409), 49, 'the 49 that lost the race: 409')
   t.equal(count(statuses, (s) => s >= 500), 0, 'no 5xx')
-  t.equal(count(statuses, (s) => s === 201 || s === 409 || s === 200), 50, 'every answer is 201, 200 (saw the row) or 409')
 })
 
 t.test('the same race with retry: every request 2xx (the retry sees the row), one row', async (t) => {
   const { app } = buildApp(t)
   await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  const checked = barrier(50)
   app.post<{ Body: { email: string } }>('/accounts', { config: { conflict: { retry: { constraints: ['accounts_email_key'] } } } },
-    async (request, reply) => await checkThenInsert(request.body.email, reply))
+    async (request, reply) => await checkThenInsert(request.body.email, reply, checked))
   const { statuses, rows } = await race(app, 'race-retry@example.com')
   t.equal(rows, 1, 'exactly one row')
-  t.equal(count(statuses, (s) => s >= 200 && s < 300), 50, 'all 2xx')
   t.equal(count(statuses, (s) => s === 201), 1, 'one of them created it')
+  t.equal(count(statuses, (s) => s === 200), 49, 'the 49 others, retried, found it: 200')
   const counts = app.pgConflict.counters().accounts_email_key
   t.ok(counts !== undefined && counts.retried > 0 && counts.recovered === counts.retried && counts.gaveUp === 0,
     `counters: ${JSON.stringify(counts)}`)
@@ -73,13 +89,15 @@ t.test('the same race with an onConflict hook that re-reads the winning row: all
     const { rows } = await pool.query('SELECT id, email FROM accounts WHERE email = $1', [(request.body as { email: string }).email])
     await reply.code(200).send(rows[0]) // an idempotent create: here is the account
   }
+  const checked = barrier(50)
   app.post<{ Body: { email: string } }>('/accounts', { config: { conflict: { onConflict } } },
-    async (request, reply) => await checkThenInsert(request.body.email, reply))
+    async (request, reply) => await checkThenInsert(request.body.email, reply, checked))
   const email = 'race-hook@example.com'
   const responses = await Promise.all(Array.from({ length: 50 }, () => app.inject({ method: 'POST', url: '/accounts', payload: { email } })))
   const { rows } = await db.pool.query('SELECT id FROM accounts WHERE email = $1', [email])
   t.equal(rows.length, 1, 'exactly one row')
-  t.ok(responses.every((r) => r.statusCode === 200 || r.statusCode === 201), 'all 2xx')
+  t.equal(responses.filter((r) => r.statusCode === 201).length, 1, 'one created it')
+  t.equal(responses.filter((r) => r.statusCode === 200).length, 49, 'the hook answered the 49 others with the winning row')
   t.ok(responses.every((r) => r.json().id === (rows[0] as { id: number }).id), 'all name the same account')
 })
 

@@ -41,22 +41,23 @@ export async function buildSignupApp (pool: pg.Pool, logger: FastifyServerOption
       }
     }
   }, async (request, reply) => {
-    const { rows } = await pool.query(
+    // On a checked-out client: a conflict through pool.query() would cost a PostgreSQL connection.
+    const user = await app.pgConflict.withTransaction(async (client: pg.PoolClient) => (await client.query(
       'INSERT INTO users (email, display_name) VALUES ($1, $2) RETURNING id, email, display_name AS "displayName"',
       [request.body.email, request.body.displayName]
-    )
-    return reply.code(201).send(rows[0])
+    )).rows[0])
+    return reply.code(201).send(user)
   })
 
   app.post<{ Body: { orgId: number, name: string } }>('/teams', {
     // This route also shows the conflicting values: they are the client's own input here.
     config: { conflict: { expose: { values: true } } }
   }, async (request, reply) => {
-    const { rows } = await pool.query(
+    const team = await app.pgConflict.withTransaction(async (client: pg.PoolClient) => (await client.query(
       'INSERT INTO teams (org_id, name) VALUES ($1, $2) RETURNING id, org_id AS "orgId", name',
       [request.body.orgId, request.body.name]
-    )
-    return reply.code(201).send(rows[0])
+    )).rows[0])
+    return reply.code(201).send(team)
   })
 
   return app

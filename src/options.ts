@@ -130,6 +130,7 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
   checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval',
     ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
+  if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkSettings(options, 'options')

@@ -110,19 +110,26 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     return { conflict, settings: { ...settings, message: guardMessage(settings.message, log) } }
   }
 
-  /** The sequence check of a conflict that is an id sequence behind its table, else `undefined`. */
-  async function sequenceBehind (conflict: Conflict): Promise<SequenceCheck | undefined> {
-    return await sequences?.behind(conflict)
+  /** The sequence check of a conflict that is an id sequence colliding with its table, else `undefined`. */
+  async function sequenceColliding (conflict: Conflict): Promise<SequenceCheck | undefined> {
+    return await sequences?.colliding(conflict)
   }
 
-  /** Repairs a sequence found behind, logging what happened; true when it moved. */
-  async function repair (check: SequenceCheck, log: FastifyBaseLogger): Promise<boolean> {
+  /** Requests whose sequence fault was repaired (or tried) already: once per request. */
+  const repairedFor = new WeakSet<FastifyRequest>()
+
+  /**
+   * Repairs a sequence found colliding (or waits for the repair under way), logging what happened;
+   * true when it no longer collides, so that running the handler again makes sense.
+   */
+  async function repair (check: SequenceCheck, request: FastifyRequest): Promise<boolean> {
+    repairedFor.add(request)
     try {
-      const moved = await (sequences as SequenceWatch).repair(check)
-      log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
-      return moved
+      const { moved } = await (sequences as SequenceWatch).repair(check)
+      if (moved) request.log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
+      return true
     } catch (err) {
-      log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
+      request.log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
       return false
     }
   }
@@ -130,7 +137,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   function translating (route: Level | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
     async function answer (pgError: PgErrorFields, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const { conflict, settings } = await understand(pgError, route, request.log)
-      const sequence = await sequenceBehind(conflict)
+      const sequence = await sequenceColliding(conflict)
       if (sequence !== undefined) return await serverFault(sequence, thrown, request, reply)
       // A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a
       // 'retry' cannot be honoured outside the handler, so only an answer counts.
@@ -148,7 +155,8 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       request.log.error({ sequence: sequenceLog(sequence) },
         `fastify-pg-conflict: the sequence ${sequence.sequence} is behind ${sequence.table}.${sequence.column} (at ${sequence.lastValue}, the table's maximum is ${String(sequence.max)}): ` +
         `every insert taking the default id collides. Not the client's fault: answered 500. Fix: ${String(sequence.fixSql)}`)
-      if (repairSequences) await repair(sequence, request.log) // the request failed, the next ones need not
+      // This request failed; the next ones need not. (Once per request: a repair tried by the handler's retry is not repeated.)
+      if (repairSequences && !repairedFor.has(request)) await repair(sequence, request)
       const error = new SequenceBehindError(`the id sequence ${sequence.sequence} is behind its table`, { cause: thrown })
       if (userHandler !== undefined) return await userHandler(error, request, reply)
       if (!isFastifyDefault(request.server.errorHandler)) throw error
@@ -176,6 +184,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return
     }
     const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
+    // @fastify/postgres's pg: { transact: true } runs the handler inside a transaction it began:
+    // after an error every statement there fails (25P02), so nothing may run the handler again.
+    const ownsTransaction = (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === undefined ||
+      (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === false
     let route: Level | undefined
     const hooks: OnConflict[] = []
     let retry: ReturnType<typeof routeRetry>
@@ -185,7 +197,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       remember(routeRules, `route ${routeOptions.url}: `)
       if (routeHook !== undefined) hooks.push(routeHook)
       retry = routeRetry(retryConfig, `${where}.retry`)
-      if (retry !== undefined && (routeOptions as { pg?: { transact?: unknown } }).pg?.transact) {
+      if (retry !== undefined && !ownsTransaction) {
         throw new InvalidOptionError(`${where}.retry: the handler runs inside a transaction it does not own (pg: { transact: true }), where a retry can only fail with 25P02; retry the whole transaction with withTransaction() instead`)
       }
     }
@@ -203,12 +215,13 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       retries: (conflict) => matchers === undefined ||
         matchers.some((matches) => [conflict.constraint, conflict.error.constraint].some((name) => name !== undefined && matches(name))),
       fallbackPolicy: DEFAULT_RETRY,
+      mayRunAgain: ownsTransaction,
       hooks,
       describe: async (pgError, request) => (await understand(pgError, route, request.log)).conflict,
       counters,
       offered,
-      sequenceBehind,
-      repair: repairSequences ? async (check) => await repair(check, fastify.log) : undefined
+      sequenceColliding,
+      repair: repairSequences ? repair : undefined
     })
     routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
   })
@@ -216,7 +229,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   fastify.addHook('onReady', async function () {
     if (catalogOptions === false) return
     const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
-    if (db === undefined) return
+    if (db === undefined) {
+      if (repairSequences) this.log.warn('fastify-pg-conflict: repairSequences does nothing without a pool (the pool option, or @fastify/postgres registered before ready)')
+      return
+    }
     let checked = false
     cache = new CatalogCache(db, {
       schemas: catalogOptions?.schemas,

@@ -23,16 +23,19 @@ interface Entry {
 
 /**
  * Tells a conflict that is the server's fault, an id sequence behind its table (after COPY,
- * a restore or inserts with explicit ids), from a client's duplicate. Only a conflict on a
- * single-column key can be one; its column is checked at most once per `interval`.
+ * a restore or inserts with explicit ids), from a client's duplicate: the sequence's next value
+ * is in the column already, so default inserts collide. Only a conflict on a single-column key
+ * can be one; its column is checked at most once per `interval`.
  */
 export class SequenceWatch {
   private readonly checks = new Map<string, Entry>()
+  /** Repairs under way, by column: requests that meet the same fault wait for the one repair. */
+  private readonly repairs = new Map<string, Promise<boolean>>()
 
   constructor (private readonly db: Queryable, private readonly options: SequenceWatchOptions) {}
 
-  /** The check of the conflict's column when its sequence is behind; `undefined` otherwise (or when unknown in time). */
-  async behind (conflict: Conflict): Promise<SequenceCheck | undefined> {
+  /** The check of the conflict's column when its sequence's next value collides; `undefined` otherwise (or when unknown in time). */
+  async colliding (conflict: Conflict): Promise<SequenceCheck | undefined> {
     const { schema, table, columns } = conflict
     if (schema === undefined || table === undefined || columns.length !== 1) return undefined
     const target = { schema, table, column: columns[0] as string }
@@ -52,14 +55,26 @@ export class SequenceWatch {
       entry = fresh
     }
     const check = await within(entry.result, this.options.timeout)
-    return check?.behind === true ? check : undefined
+    return check?.collides === true ? check : undefined
   }
 
-  /** Moves the sequence past the table's maximum (never backwards); true when it moved. */
-  async repair (check: SequenceCheck): Promise<boolean> {
-    const repaired = await repairSequence(this.db, check)
-    this.checks.delete(`${check.schema}\u0000${check.table}\u0000${check.column}`)
-    return repaired?.moved === true
+  /**
+   * Moves the sequence past the table's maximum (never backwards), or waits for the repair under
+   * way. `moved` is true for the one call whose repair moved it. Rejects when the repair fails.
+   */
+  async repair (check: SequenceCheck): Promise<{ moved: boolean }> {
+    const key = `${check.schema}\u0000${check.table}\u0000${check.column}`
+    const running = this.repairs.get(key)
+    if (running !== undefined) {
+      await running
+      return { moved: false }
+    }
+    const repair = repairSequence(this.db, check).then((done) => done?.moved === true).finally(() => {
+      this.repairs.delete(key)
+      this.checks.delete(key) // checked afresh at the next conflict
+    })
+    this.repairs.set(key, repair)
+    return { moved: await repair }
   }
 }
 

@@ -38,8 +38,10 @@ export interface SequenceCheck extends ColumnSequence {
   incrementBy: string
   /** `MAX(column)`; null for an empty table. */
   max: string | null
-  /** Whether the next value the sequence hands out is at or below `max`, so that a default insert collides. */
+  /** Whether the next value the sequence hands out is at or below `max`: default inserts will collide, now or later. */
   behind: boolean
+  /** Whether the next value the sequence hands out is in the column already: the next default insert collides. */
+  collides: boolean
   /**
    * When behind: the statement that fixes it, to run by hand (`SELECT setval(…)` for serial,
    * `ALTER TABLE … ALTER COLUMN … RESTART WITH …` for identity). Null when not behind: run on a
@@ -197,12 +199,20 @@ export function isBehind (state: SequenceState): boolean {
   return next <= BigInt(state.max)
 }
 
-/** Reads a sequence's state and its column's maximum (in one statement, so from one snapshot of the table). */
+/**
+ * Reads a sequence's state, its column's maximum, and whether the next value is taken already (a
+ * lookup through the column's index), in one statement, so from one snapshot of the table.
+ */
 function stateSql (row: SequenceRow): string {
-  return `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by, m.max
+  const next = `(CASE WHEN s.is_called THEN s.last_value + q.seqincrement ELSE s.last_value END)`
+  return `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by, m.max,
+       (q.seqincrement > 0 AND s.last_value <= ${MAX_BIGINT} - q.seqincrement
+         AND EXISTS (SELECT 1 FROM ${row.qualified_table} WHERE ${row.quoted_column} = ${next})) AS collides
 FROM ${row.sequence} s, pg_sequence q, (SELECT ceil(max(${row.quoted_column})::numeric)::text AS max FROM ${row.qualified_table}) m
 WHERE q.seqrelid = ${quoteLiteral(row.sequence)}::regclass`
 }
+
+const MAX_BIGINT = '9223372036854775807'
 
 function fixSqlFor (row: SequenceRow, max: string): string {
   return row.kind === 'serial'
@@ -212,7 +222,7 @@ function fixSqlFor (row: SequenceRow, max: string): string {
 
 async function check (db: Queryable, row: SequenceRow): Promise<SequenceCheck> {
   const { rows } = await db.query(stateSql(row))
-  const state = rows[0] as { last_value: string, is_called: boolean, increment_by: string, max: string | null }
+  const state = rows[0] as { last_value: string, is_called: boolean, increment_by: string, max: string | null, collides: boolean }
   const behind = isBehind({ lastValue: state.last_value, isCalled: state.is_called, incrementBy: state.increment_by, max: state.max })
   return {
     ...publicSequence(row),
@@ -221,6 +231,7 @@ async function check (db: Queryable, row: SequenceRow): Promise<SequenceCheck> {
     incrementBy: state.increment_by,
     max: state.max,
     behind,
+    collides: state.collides,
     fixSql: behind ? fixSqlFor(row, state.max as string) : null
   }
 }

@@ -179,7 +179,7 @@ async function retrying<T> (settings: Settings, nested: boolean, attempt: () => 
   const run = async (n: number): Promise<T> => {
     try {
       const value = await attempt()
-      for (const constraint of retried) counters?.recovered(constraint)
+      if (retried.length > 0) counters?.recovered(retried[retried.length - 1]) // once per call, as for routes
       return value
     } catch (error) {
       if (error instanceof Stop) throw error.error

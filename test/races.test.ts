@@ -3,7 +3,8 @@
 import t from 'tap'
 import fastifyPostgres from '@fastify/postgres'
 import type pg from 'pg'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Readable } from 'node:stream'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyPgConflict, { type Conflict } from '../src/index.js'
 import { retryingHandler } from '../src/handler-retry.js'
 import { ConflictCounters } from '../src/counters.js'
@@ -170,9 +171,9 @@ t.test('a synchronous handler stays synchronous', async (t) => {
   const wrapped = retryingHandler(handler as never, {
     policy: DEFAULT_RETRY, retries: () => true, fallbackPolicy: DEFAULT_RETRY, hooks: [],
     describe: async () => { throw new Error('not called') }, counters: new ConflictCounters(), offered: new WeakSet(),
-    sequenceBehind: async () => undefined, repair: undefined
+    sequenceColliding: async () => undefined, repair: undefined, mayRunAgain: true
   })
-  const reply = { statusCode: 200, getHeaders: () => ({}) }
+  const reply = { statusCode: 200, raw: { statusCode: 200 }, getHeaders: () => ({}), send: () => reply }
   t.equal((wrapped as (...args: unknown[]) => unknown).call(undefined, {}, reply), 'done', 'the value itself, not a promise')
 })
 
@@ -308,4 +309,120 @@ t.test('app.pgConflict.withTransaction: the plugin pool (or @fastify/postgres), 
   await bare.register(fastifyPgConflict, { catalog: false })
   await bare.ready()
   await t.rejects(bare.pgConflict.withTransaction(async () => 1), { code: 'PG_CONFLICT_INVALID_OPTION', message: /needs a pool/ })
+})
+
+t.test('on a wrapped route, a handler that returns reply (a stream, a plain send) is left alone', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false, onConflict: () => {} }) // a plugin-wide hook: every route wrapped
+  app.get('/stream', (_request, reply) => reply.type('text/plain').send(Readable.from(['hello ', 'world'])))
+  app.get('/plain', (_request, reply) => reply.send({ ok: true }))
+  const stream = await app.inject({ url: '/stream' })
+  t.equal(stream.statusCode, 200)
+  t.equal(stream.body, 'hello world')
+  t.same((await app.inject({ url: '/plain' })).json(), { ok: true })
+})
+
+t.test('a hook answering behind a slow onSend hook: its answer goes out, not a 409 over it', async (t) => {
+  const { app: slow } = buildApp(t)
+  await slow.register(fastifyPgConflict, { catalog: false })
+  slow.addHook('onSend', async () => { await new Promise((resolve) => setTimeout(resolve, 30)) })
+  slow.post('/hook-answers', {
+    config: { conflict: { onConflict: async (_c, _req, reply) => { void reply.code(200).send({ existing: true }) } } }
+  }, async () => { await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')") })
+  const answered = await slow.inject({ method: 'POST', url: '/hook-answers' })
+  t.equal(answered.statusCode, 200, "the hook's answer, not a 409 over it")
+  t.same(answered.json(), { existing: true })
+})
+
+t.test('a retried attempt starts clean: set-cookie not repeated, a redirect keeps its 302, hooks see no failed status', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  const conflictOnFirstTwo = async (): Promise<void> => {
+    if (++calls <= 2) await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  }
+  app.post('/cookie', {
+    onRequest: async (_request, reply) => { reply.header('set-cookie', ['session=1', 'theme=dark']).header('x-trace', 't1') },
+    config: { conflict: { retry: { backoff: { base: 0, max: 0 } } } }
+  }, async (_request, reply) => {
+    reply.header('set-cookie', `attempt=${calls + 1}`)
+    await conflictOnFirstTwo()
+    return { ok: true }
+  })
+  app.post('/redirect', { config: { conflict: { retry: { backoff: { base: 0, max: 0 } } } } }, async (_request, reply) => {
+    await conflictOnFirstTwo()
+    return reply.redirect('/accounts/1')
+  })
+  app.post('/hook-sees-clean-reply', {
+    config: { conflict: { onConflict: (_c, _req, reply) => { void reply.send({ existing: true }) } } }
+  }, async (_request, reply) => {
+    reply.code(201).header('location', '/accounts/999')
+    await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  })
+  const cookie = await app.inject({ method: 'POST', url: '/cookie' })
+  t.same(cookie.headers['set-cookie'], ['session=1', 'theme=dark', 'attempt=3'], "the hook's cookies once, and only the last attempt's")
+  t.equal(cookie.headers['x-trace'], 't1')
+  calls = 0
+  const redirect = await app.inject({ method: 'POST', url: '/redirect' })
+  t.equal(redirect.statusCode, 302)
+  t.equal(redirect.headers.location, '/accounts/1')
+
+  const hooked = await app.inject({ method: 'POST', url: '/hook-sees-clean-reply' })
+  t.equal(hooked.statusCode, 200, "not the failed attempt's 201")
+  t.equal(hooked.headers.location, undefined, "nor its location header")
+})
+
+t.test('on a route inside a transaction it does not own (@fastify/postgres transact), nothing runs the handler again', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPostgres, { connectionString: databaseUrl(), options: `-c search_path=${db.schema}` })
+  await app.register(fastifyPgConflict, { catalog: false, onConflict: () => 'retry' })
+  let calls = 0
+  app.post('/tx', { pg: { transact: true } }, async (request) => {
+    calls++
+    await (request as unknown as { pg: pg.PoolClient }).pg.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  })
+  const response = await app.inject({ method: 'POST', url: '/tx' })
+  t.equal(response.statusCode, 409, 'the conflict, not 25P02')
+  t.equal(calls, 1, "the hook's 'retry' is not honoured there")
+})
+
+t.test('counters: one recovery per request however many retries; a bounded give-up counted once', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  let calls = 0
+  app.post('/third-time', { config: { conflict: { retry: { attempts: 3, backoff: { base: 0, max: 0 } } } } }, async () => {
+    if (++calls < 3) await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+    return { attempt: calls }
+  })
+  app.post('/one-attempt', { config: { conflict: { retry: { attempts: 1 } } } }, async () => {
+    await db.pool.query("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  })
+  t.same((await app.inject({ method: 'POST', url: '/third-time' })).json(), { attempt: 3 })
+  t.equal((await app.inject({ method: 'POST', url: '/one-attempt' })).statusCode, 409)
+  t.same(app.pgConflict.counters(), { accounts_email_key: { retried: 2, recovered: 1, gaveUp: 1 } })
+})
+
+t.test('the client gone during the backoff: the handler is not run again', async (t) => {
+  const conflict = await db.errorOf("INSERT INTO accounts (email) VALUES ('taken@example.com')")
+  let calls = 0
+  const reply = { statusCode: 200, raw: { statusCode: 200, headersSent: false, destroyed: false }, sent: false, getHeaders: () => ({}), removeHeader: () => reply, header: () => reply, send: () => reply }
+  const wrapped = retryingHandler((() => { calls++; throw conflict }) as never, {
+    policy: { attempts: 3, baseDelay: 0, maxDelay: 0, maxTime: 1000 }, retries: () => true, fallbackPolicy: DEFAULT_RETRY, mayRunAgain: true, hooks: [],
+    describe: async () => {
+      reply.raw.destroyed = true // the client hangs up while the conflict is being looked at
+      return { constraint: 'accounts_email_key' } as Conflict
+    },
+    counters: new ConflictCounters(), offered: new WeakSet(), sequenceColliding: async () => undefined, repair: undefined
+  })
+  await t.rejects((wrapped as (...args: unknown[]) => Promise<unknown>).call(undefined, {}, reply), conflict, 'the conflict goes on to the error path')
+  t.equal(calls, 1)
+})
+
+t.test('repairSequences needs the database: refused with catalog: false, warned about without a pool', async (t) => {
+  await t.rejects(async () => { await Fastify().register(fastifyPgConflict, { repairSequences: true, catalog: false }) },
+    { code: 'PG_CONFLICT_INVALID_OPTION', message: /repairSequences needs the database/ })
+  const { app, logs } = buildApp(t)
+  await app.register(fastifyPgConflict, { repairSequences: true })
+  await app.ready()
+  t.ok(logs.some((l) => l.level === 40 && l.msg.includes('repairSequences does nothing without a pool')))
 })

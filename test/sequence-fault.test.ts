@@ -221,3 +221,29 @@ t.test('tables filled by COPY with explicit ids: 500 and the fix; resetSequences
     t.same(response.json(), { id: kind === 'serial' ? 1001 : '1001' }, `${kind}: the next id after the copied ones`)
   }
 })
+
+t.test('repairSequences under concurrency: one repair, every request served', async (t) => {
+  await db.exec(`DROP TABLE IF EXISTS m_serial; CREATE TABLE m_serial (id serial PRIMARY KEY, note text);
+    INSERT INTO m_serial (id, note) SELECT g, 'imported' FROM generate_series(1, 100) g`)
+  const { app, logs } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, repairSequences: true })
+  app.post('/m', async (_request, reply) => {
+    const { rows } = await db.pool.query("INSERT INTO m_serial (note) VALUES ('new') RETURNING id")
+    return reply.code(201).send(rows[0])
+  })
+  const responses = await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'POST', url: '/m' })))
+  t.same(responses.map((r) => r.statusCode), Array(20).fill(201), 'all 20 served')
+  t.equal(new Set(responses.map((r) => r.json().id)).size, 20, 'with 20 ids')
+  t.equal(logs.filter((l) => l.msg.includes('repaired the sequence')).length, 1, 'repaired once')
+})
+
+t.test('a sequence behind only because of one far explicit id: default inserts are fine, a duplicate of that id is a 409', async (t) => {
+  await db.exec(`DROP TABLE IF EXISTS n_serial; CREATE TABLE n_serial (id serial PRIMARY KEY, note text);
+    INSERT INTO n_serial (note) VALUES ('a'), ('b'); INSERT INTO n_serial (id, note) VALUES (1000, 'by hand')`)
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  app.post('/n', async () => { await db.pool.query("INSERT INTO n_serial (id, note) VALUES (1000, 'again')") })
+  const response = await app.inject({ method: 'POST', url: '/n' })
+  t.equal(response.statusCode, 409, 'the next id, 3, is free: this is the client\'s duplicate')
+  t.same(response.json().fields, ['id'])
+})

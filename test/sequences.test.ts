@@ -68,6 +68,7 @@ t.test('a serial column filled with explicit ids: reported behind with its maxim
     incrementBy: '1',
     max: '1000',
     behind: true,
+    collides: true,
     fixSql: `SELECT setval('${schema}.serial_items_id_seq', 1000)`
   })
 
@@ -90,6 +91,7 @@ t.test('an identity column filled with OVERRIDING SYSTEM VALUE: reported behind 
     isCalled: true,
     max: '500',
     behind: true,
+    collides: true,
     fixSql: `ALTER TABLE ${schema}.identity_items ALTER COLUMN id RESTART WITH 501`
   })
 
@@ -142,6 +144,15 @@ t.test('behind means the next value collides: is_called and the increment are re
   t.equal(await at(990, true), true, '990 + 10 = 1000 is taken')
   t.equal(await at(995, true), false, '995 + 10 = 1005 is free')
   t.equal(await insertDefault(`${schema}.stepped`), 1005)
+})
+
+t.test('collides: the next value is taken, so the next default insert fails (behind alone may be far from it)', async (t) => {
+  await db.exec(`CREATE TABLE gapped (id serial PRIMARY KEY);
+    INSERT INTO gapped DEFAULT VALUES; INSERT INTO gapped DEFAULT VALUES; INSERT INTO gapped (id) VALUES (1000)`)
+  t.match(await checkSequence(pool, { schema, table: 'gapped', column: 'id' }), { behind: true, collides: false },
+    'ids 1 and 2 from the sequence, 1000 by hand: behind the maximum, but 3 is free')
+  await db.exec(`INSERT INTO gapped (id) VALUES (3)`)
+  t.match(await checkSequence(pool, { schema, table: 'gapped', column: 'id' }), { behind: true, collides: true }, 'now 3 is taken')
 })
 
 t.test('isBehind, on its own: exact over the whole bigint range; empty tables and descending sequences are never behind', async (t) => {

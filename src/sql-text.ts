@@ -80,6 +80,9 @@ export function expressionColumns (expression: string, known?: ReadonlySet<strin
     const skip = skipName
     skipName = false
     if (skip || expression.charCodeAt(end) === OPEN) return // a collation, a field, or a function
+    let next = end
+    while (expression.charCodeAt(next) === SPACE) next++
+    if (expression.startsWith('=>', next)) return // the name of a named argument: f(name => value)
     if (expression.charCodeAt(start - 1) === DOT || expression.charCodeAt(end) === DOT) return // qualified: not a column
     if ((known === undefined || known.has(name)) && !seen.has(name)) {
       seen.add(name)
@@ -108,6 +111,7 @@ export function expressionColumns (expression: string, known?: ReadonlySet<strin
       } else {
         inTypeName = false
         if (word === 'COLLATE') skipName = true
+        else if (word === 'RETURNING') inTypeName = true // SQL/JSON: JSON_VALUE(data, '$.k' RETURNING text)
         else if (word === 'EXTRACT' && expression.charCodeAt(end) === OPEN) { skipName = true; end++ }
         else if (UNQUOTED_IDENTIFIER.test(word) && !LOWERCASE_CONSTANTS.has(word)) consider(word, i, end)
       }

@@ -266,6 +266,12 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     async withTransaction<T, C extends PooledTransactionClient> (fn: (client: C) => Promise<T>, options: Omit<TransactionOptions, 'counters'> = {}): Promise<T> {
       const db = pool ?? (fastify as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
       if (db === undefined) throw new InvalidOptionError('pgConflict.withTransaction needs a pool: the pool option, or @fastify/postgres registered')
+      // A query-only pool (a wrapper with just query()) would run BEGIN, the statements and COMMIT
+      // on whichever connections it hands out: a transaction needs connect() and a client of its own.
+      const pooled = db as { connect?: unknown, totalCount?: unknown }
+      if (typeof pooled.connect !== 'function' || typeof pooled.totalCount !== 'number') {
+        throw new InvalidOptionError('pgConflict.withTransaction needs a pg.Pool (with connect()); the pool option given has only query(): call withTransaction(pool, fn) with the real pool')
+      }
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)

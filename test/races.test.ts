@@ -309,6 +309,12 @@ t.test('app.pgConflict.withTransaction: the plugin pool (or @fastify/postgres), 
   await bare.register(fastifyPgConflict, { catalog: false })
   await bare.ready()
   await t.rejects(bare.pgConflict.withTransaction(async () => 1), { code: 'PG_CONFLICT_INVALID_OPTION', message: /needs a pool/ })
+
+  const { app: queryOnly } = buildApp(t)
+  await queryOnly.register(fastifyPgConflict, { catalog: false, pool: { query: async (text: string, values?: unknown[]) => await pool.query(text, values) } })
+  await queryOnly.ready()
+  await t.rejects(queryOnly.pgConflict.withTransaction(async () => 1), { code: 'PG_CONFLICT_INVALID_OPTION', message: /has only query\(\)/ },
+    'a query-only pool is refused: its statements could land on different connections')
 })
 
 t.test('on a wrapped route, a handler that returns reply (a stream, a plain send) is left alone', async (t) => {

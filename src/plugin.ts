@@ -144,9 +144,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (hooks.length > 0 && !offered.has(thrown as object) && await askHooks(hooks, conflict, request, reply, 1) === 'answered') return undefined
       const body = conflictBody(conflict, settings)
       request.log.info(logEntry(conflict, settings), 'unique violation')
-      const error = conflictError(conflict, body)
-      if (userHandler !== undefined) return await userHandler(error, request, reply)
-      if (!isFastifyDefault(request.server.errorHandler)) throw error
+      // The translated error only for a handler of the application's (its stack trace costs microseconds).
+      if (userHandler !== undefined) return await userHandler(conflictError(conflict, body), request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw conflictError(conflict, body)
       reply.code(409)
       return body
     }

@@ -41,7 +41,8 @@ export class SequenceWatch {
     const target = { schema, table, column: columns[0] as string }
     const key = `${schema}\u0000${table}\u0000${target.column}`
     let entry = this.checks.get(key)
-    if (entry === undefined || (!entry.noSequence && performance.now() - entry.at >= this.options.interval)) {
+    if (entry?.noSequence === true) return undefined // known for good: no wait at all
+    if (entry === undefined || performance.now() - entry.at >= this.options.interval) {
       if (this.checks.size >= MAX_COLUMNS) this.checks.clear()
       const fresh: Entry = { at: performance.now(), noSequence: false, result: Promise.resolve(undefined) }
       fresh.result = checkSequence(this.db, target).then((check) => {

@@ -1,0 +1,21 @@
+/** The apps the server worker can run, by name (BENCH_APP). */
+import type { FastifyInstance } from 'fastify'
+import type pg from 'pg'
+import { conflictApp } from './conflict.js'
+import { racesApp } from './races.js'
+import { successApp } from './success.js'
+
+export interface AppContext {
+  /** A pool working in the run's schema. */
+  pool: pg.Pool
+}
+
+export type BenchApp = FastifyInstance
+
+export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = {
+  'success-plugin': async (context) => await successApp(context, true),
+  'success-bare': async (context) => await successApp(context, false),
+  'conflict-plugin': async (context) => await conflictApp(context, 'plugin'),
+  'conflict-handwritten': async (context) => await conflictApp(context, 'handwritten'),
+  races: racesApp
+}

@@ -111,7 +111,8 @@ t.test('connections killed three times under load: 500s only for the requests on
     .map(({ i }) => `#${i}: ${JSON.stringify(errorLines.get(`fault-${i}`)?.err?.message)}`)
   t.same(unexplained, [], 'every 500 is logged with the connection error that caused it')
   t.comment(`errors behind the 500s: ${[...new Set(serverErrors.map(({ i }) => errorLines.get(`fault-${i}`)?.err?.message))].join(' | ')}`)
-  t.ok(serverErrors.length <= killed.reduce((a, b) => a + b, 0), 'at most one failed request per killed connection')
+  // Not asserted: a killed connection can be handed to a waiting request before the pool sees it is dead.
+  t.comment(`${serverErrors.length} requests failed for ${killed.reduce((a, b) => a + b, 0)} connections killed`)
 
   // Nothing lost: every 201 has its row; a 409 wrote nothing; a row no 201 announced can only
   // be a 500's whose COMMIT went through just before its connection died.

@@ -1,4 +1,4 @@
-import { IndexCatalog, readUniqueIndexes, type Queryable, type UniqueIndex } from './catalog.js'
+import { IndexCatalog, readTableConstraints, readUniqueIndexes, type Queryable } from './catalog.js'
 
 export interface CatalogCacheOptions {
   /** Schemas to read; every user schema when absent. */
@@ -45,7 +45,10 @@ export class CatalogCache {
 
   private async read (): Promise<void> {
     try {
-      this.catalog = new IndexCatalog(await readUniqueIndexes(this.db, this.options.schemas))
+      // One after the other: `db` may be a single client.
+      const indexes = await readUniqueIndexes(this.db, this.options.schemas)
+      const constraints = await readTableConstraints(this.db, this.options.schemas)
+      this.catalog = new IndexCatalog(indexes, constraints)
       this.options.onRead(this.catalog)
     } catch (error) {
       this.options.onError(error)
@@ -53,19 +56,17 @@ export class CatalogCache {
   }
 
   /**
-   * The index `name` in `schema`, if `current` accepts it. One unknown or not current reads the
-   * catalog again, unless that name already did within `minRefreshInterval`.
+   * What `lookup` finds in the catalog after reading it again, for a name the catalog read before
+   * did not know (or knew out of date): unless `key` (the name) already read it within
+   * `minRefreshInterval`. The cached catalog is for the caller to try first, without waiting.
    */
-  async find (name: string, schema: string | undefined, current: (index: UniqueIndex) => boolean): Promise<UniqueIndex | undefined> {
-    const cached = this.catalog.find(name, schema)
-    if (cached !== undefined && current(cached)) return cached
-    const key = `${schema ?? ''}\u0000${name}`
+  async findAfterRefresh<T> (key: string, lookup: (catalog: IndexCatalog) => T | undefined): Promise<T | undefined> {
     const missedAt = this.unknown.get(key)
     if (missedAt !== undefined && performance.now() - missedAt < this.options.minRefreshInterval) return undefined
     const startedAt = performance.now()
     await this.refresh()
-    const found = this.catalog.find(name, schema)
-    if (found !== undefined && current(found)) return found
+    const found = lookup(this.catalog)
+    if (found !== undefined) return found
     if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear()
     this.unknown.set(key, startedAt)
     return undefined

@@ -15,7 +15,7 @@ export interface IndexKey {
   commaFree: boolean
 }
 
-/** What the catalog says about one unique index. */
+/** What the catalog says about one unique index (or the index of an exclusion constraint). */
 export interface UniqueIndex {
   schema: string
   /** The index name, which is what a unique violation reports as its `constraint`. */
@@ -29,7 +29,7 @@ export interface UniqueIndex {
 }
 
 /**
- * Every unique index outside the system schemas, one row per key. `pg_partition_root` finds the
+ * Every unique index (and exclusion constraint's index) outside the system schemas, one row per key. `pg_partition_root` finds the
  * top of a partition tree for indexes too; `pg_depend` gives the table columns an index uses,
  * which bounds the names found in an expression's text.
  */
@@ -59,7 +59,7 @@ LEFT JOIN pg_class ri ON ri.oid = pg_partition_root(i.indexrelid) AND ri.oid <> 
 LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
 LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
 LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
-WHERE i.indisunique
+WHERE (i.indisunique OR i.indisexclusion)
   AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
 ORDER BY n.nspname, ic.relname, k`
@@ -113,6 +113,73 @@ function toKey (row: CatalogRow): IndexKey {
   return { definition: row.definition, columns, commaFree: row.comma_free }
 }
 
+/** What the catalog says about a foreign key or check constraint. */
+export interface TableConstraint {
+  schema: string
+  /** The constraint's name, unique on its table (not in its schema). */
+  name: string
+  /** The table it is declared on (for a foreign key, the referencing table). */
+  table: string
+  /** For a partition's constraint: the partitioned table at the top of the tree. */
+  rootTable: string | undefined
+  type: 'foreignKey' | 'check'
+  /** The constraint's columns (`conkey`): a foreign key's referencing columns, the columns a check uses. */
+  columns: string[]
+  /** A foreign key's referenced table and columns (`confkey`). */
+  references: { schema: string, table: string, columns: string[] } | undefined
+}
+
+/**
+ * Every foreign key and table check constraint outside the system schemas. Their errors name the
+ * constraint and the table it is on (for a foreign key, always the referencing table, whichever
+ * side the statement touched); the columns are only here.
+ */
+export const CONSTRAINTS_SQL = `
+SELECT n.nspname AS schema, c.conname AS name, t.relname AS "table", root.relname AS root_table,
+       c.contype AS type,
+       ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
+       fn.nspname AS ref_schema, ft.relname AS ref_table,
+       ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns
+FROM pg_constraint c
+JOIN pg_class t ON t.oid = c.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN pg_class root ON root.oid = pg_partition_root(c.conrelid) AND root.oid <> c.conrelid
+LEFT JOIN pg_class ft ON ft.oid = c.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = ft.relnamespace
+WHERE c.contype IN ('f', 'c')
+  AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+  AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))`
+
+interface ConstraintRow {
+  schema: string
+  name: string
+  table: string
+  root_table: string | null
+  type: 'f' | 'c'
+  columns: string[]
+  ref_schema: string | null
+  ref_table: string | null
+  ref_columns: string[]
+}
+
+/** Reads every foreign key and check constraint (in `schemas`, or in every user schema). */
+export async function readTableConstraints (db: Queryable, schemas?: readonly string[]): Promise<TableConstraint[]> {
+  const { rows } = await db.query(CONSTRAINTS_SQL, [schemas ?? null])
+  return (rows as ConstraintRow[]).map((row) => ({
+    schema: row.schema,
+    name: row.name,
+    table: row.table,
+    rootTable: row.root_table ?? undefined,
+    type: row.type === 'f' ? 'foreignKey' : 'check',
+    columns: row.columns,
+    references: row.ref_table === null
+      ? undefined
+      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns }
+  }))
+}
+
 /**
  * The unique indexes of one database, by name. Index names are unique within a schema; an
  * error that lost its schema (some wrappers drop it) is looked up by name alone, which answers
@@ -121,12 +188,24 @@ function toKey (row: CatalogRow): IndexKey {
 export class IndexCatalog {
   private readonly bySchemaAndName = new Map<string, UniqueIndex>()
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
+  private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
 
-  constructor (indexes: Iterable<UniqueIndex> = []) {
+  constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
       this.bySchemaAndName.set(qualified(index.schema, index.name), index)
       this.byName.set(index.name, this.byName.has(index.name) ? null : index)
     }
+    for (const constraint of constraints) {
+      // Also by table and name alone, for an error that lost its schema.
+      for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name)]) {
+        this.constraints.set(key, this.constraints.has(key) ? null : constraint)
+      }
+    }
+  }
+
+  /** The foreign key or check constraint `name` on `table` (in `schema`, when the error gives it). */
+  findConstraint (name: string, table: string, schema: string | undefined): TableConstraint | undefined {
+    return this.constraints.get(constraintKey(schema, table, name)) ?? undefined
   }
 
   find (name: string, schema: string | undefined): UniqueIndex | undefined {
@@ -134,12 +213,18 @@ export class IndexCatalog {
     return this.byName.get(name) ?? undefined
   }
 
-  /** Every index name, once each. */
-  names (): IterableIterator<string> {
-    return this.byName.keys()
+  /** Every index and constraint name, once each. */
+  names (): Set<string> {
+    const names = new Set(this.byName.keys())
+    for (const constraint of this.constraints.values()) if (constraint !== null) names.add(constraint.name)
+    return names
   }
 }
 
 function qualified (schema: string, name: string): string {
   return `${schema}\u0000${name}`
+}
+
+function constraintKey (schema: string | undefined, table: string, name: string): string {
+  return `${schema ?? ''}\u0000${table}\u0000${name}`
 }

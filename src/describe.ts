@@ -1,20 +1,27 @@
-import type { UniqueIndex } from './catalog.js'
+import type { TableConstraint, UniqueIndex } from './catalog.js'
 import { parseKeyDetail, splitValues, type KeyDetail } from './detail.js'
-import type { PgErrorFields } from './recognise.js'
+import type { IntegrityKind, PgErrorFields } from './recognise.js'
+import { identifierName } from './sql-text.js'
 
-/** A unique violation, described: which constraint, on which table, over which columns and API fields. */
+/**
+ * An integrity error, described: which kind, which constraint on which table, over which columns
+ * and API fields. (Named for the unique violation, the commonest.)
+ */
 export interface Conflict {
-  /** The unique index (or constraint) name; for a partition, its partitioned table's index. */
+  /** What the error means for the client; a 23503 is `foreignKey` (no such referenced row) or `referenced` (the row is still referenced). */
+  kind: IntegrityKind
+  /** The constraint or unique index name; for a partition's unique index, its partitioned table's index. */
   constraint: string | undefined
   schema: string | undefined
+  /** The table the statement wrote to: for `referenced`, the referenced table. */
   table: string | undefined
-  /** The table columns of the key, in key order; empty when neither DETAIL nor the catalog tells. */
+  /** The table columns concerned, in key order; empty when neither the error nor the catalog tells. */
   columns: string[]
-  /** The API field names for those columns (or as configured), in key order. */
+  /** The API field names for those columns (or as configured), in the same order. */
   fields: string[]
   /** The keys as PostgreSQL prints them: a column name (quoted if need be) or an expression (`lower(email)`). */
   keys: string[]
-  /** The conflicting values as PostgreSQL printed them, one per key; `undefined` when not known for sure. */
+  /** The conflicting values as PostgreSQL printed them, one per key (unique violations only); `undefined` when not known for sure. */
   values: string[] | undefined
   /** The error that was described. */
   error: PgErrorFields
@@ -26,6 +33,14 @@ export interface FieldNaming {
   fields: readonly string[] | undefined
   /** Column name to field name. */
   fieldName: (column: string) => string
+}
+
+/** What the catalog knows of the error's constraint. */
+export interface Found {
+  /** The unique index of a unique violation, or an exclusion constraint's index. */
+  index?: UniqueIndex | undefined
+  /** The foreign key or check constraint. */
+  constraint?: TableConstraint | undefined
 }
 
 /**
@@ -49,19 +64,126 @@ export function describeConflict (
   error: PgErrorFields,
   found: UniqueIndex | undefined,
   naming: FieldNaming,
-  detail: KeyDetail | undefined = parseKeyDetail(error.detail)
+  detail: KeyDetail | undefined = parseKeyDetail(error.detail),
+  kind: 'unique' | 'exclusion' = 'unique'
 ): Conflict {
   const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
   const keys = index?.keys.map((key) => key.definition) ?? detail?.keys ?? []
   const columns = index?.columns ?? [...new Set(detail?.keyColumns.flat())]
   return {
+    kind,
     constraint: index?.parent?.name ?? index?.name ?? error.constraint,
     schema: index?.parent?.schema ?? index?.schema ?? error.schema,
     table: index?.parent?.table ?? index?.table ?? error.table,
     columns,
-    fields: naming.fields === undefined ? columns.map((column) => naming.fieldName(column)) : [...naming.fields],
+    fields: fieldsOf(columns, naming),
     keys,
-    values: detail === undefined ? undefined : splitValues(detail.valuesText, keys.length, index?.keys.map((key) => key.commaFree)),
+    // An exclusion violation's DETAIL shows two keys; its values are not the client's to see.
+    values: detail === undefined || kind !== 'unique' ? undefined : splitValues(detail.valuesText, keys.length, index?.keys.map((key) => key.commaFree)),
     error
   }
+}
+
+/**
+ * Describes any integrity error this library answers. Unique and exclusion violations go by their
+ * index (`describeConflict`); a foreign key or check constraint by the catalog's `conkey`, since
+ * their errors name no column; a not-null violation by its `column`.
+ */
+export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyDetail): Conflict {
+  if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? parseKeyDetail(error.detail), kind)
+  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? parseKeyDetail(error.detail))
+  const constraint = kind === 'check' ? found.constraint : undefined
+  const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []
+  return {
+    kind,
+    constraint: error.constraint,
+    schema: error.schema,
+    table: constraint?.rootTable ?? error.table,
+    columns,
+    fields: fieldsOf(columns, naming),
+    keys: [],
+    values: undefined,
+    error
+  }
+}
+
+function describeForeignKey (error: PgErrorFields, constraint: TableConstraint | undefined, naming: FieldNaming, detail: KeyDetail | undefined): Conflict {
+  const referenced = isStillReferenced(error, constraint, detail)
+  const references = constraint?.references
+  const columns = (referenced ? references?.columns : constraint?.columns) ?? detailColumns(detail)
+  return {
+    kind: referenced ? 'referenced' : 'foreignKey',
+    constraint: error.constraint,
+    schema: referenced ? references?.schema ?? error.schema : error.schema,
+    // The error's table is the referencing one either way; a delete was on the referenced one.
+    table: referenced ? references?.table : constraint?.rootTable ?? error.table,
+    columns,
+    fields: fieldsOf(columns, naming),
+    keys: detail?.keys ?? [],
+    values: undefined,
+    error
+  }
+}
+
+/**
+ * Whether a 23503 is a referenced row being deleted (or its key changed) rather than a row
+ * referring to one that does not exist. Both name the referencing table; DETAIL tells them apart:
+ * in English by its words, in any language by its key columns (the referenced table's for the
+ * first, the referencing table's for the second) when the catalog says which are which, or by the
+ * table it names last. Undecided, it is taken for a missing referenced row.
+ */
+export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyDetail | undefined): boolean {
+  const text = error.detail
+  if (text !== undefined) {
+    if (text.includes(' is still referenced from table ')) return true
+    if (text.includes(' is not present in table ')) return false
+  }
+  const references = constraint?.references
+  if (references === undefined || constraint === undefined) return false
+  const shown = detailColumns(detail)
+  if (shown.length > 0) {
+    const own = sameColumns(shown, constraint.columns)
+    const theirs = sameColumns(shown, references.columns)
+    if (own !== theirs) return theirs
+  }
+  // Without the key (privileges withheld it, or a translation moved it): the DETAIL names the
+  // referenced table for a missing row and the referencing one for a row still referenced.
+  if (text !== undefined && references.table !== constraint.table) {
+    const ownNamed = namesWord(text, constraint.table)
+    const theirsNamed = namesWord(text, references.table)
+    if (ownNamed !== theirsNamed) return ownNamed
+  }
+  return false
+}
+
+/** Whether `text` holds `name` as a whole word (not `orgs` in `orgs_members`). */
+function namesWord (text: string, name: string): boolean {
+  for (let at = text.indexOf(name); at !== -1; at = text.indexOf(name, at + 1)) {
+    if (!isWordChar(text.charCodeAt(at - 1)) && !isWordChar(text.charCodeAt(at + name.length))) return true
+  }
+  return false
+}
+
+/** A character of an unquoted identifier (NaN, past either end, is none). */
+function isWordChar (c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f
+}
+
+function detailColumns (detail: KeyDetail | undefined): string[] {
+  if (detail === undefined) return []
+  const columns: string[] = []
+  for (const key of detail.keys) {
+    const name = identifierName(key)
+    if (name === undefined) return []
+    columns.push(name)
+  }
+  return columns
+}
+
+function sameColumns (a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((column, i) => column === b[i])
+}
+
+function fieldsOf (columns: readonly string[], naming: FieldNaming): string[] {
+  return naming.fields === undefined ? columns.map((column) => naming.fieldName(column)) : [...naming.fields]
 }

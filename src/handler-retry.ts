@@ -30,7 +30,7 @@ export interface HandlerRetry {
   /** Marks an error as already shown to the hooks, so that the error path does not ask them again. */
   offered: WeakSet<object>
   /** The sequence check when the conflict is an id sequence colliding with its table (the server's fault, not the client's). */
-  sequenceColliding: (conflict: Conflict) => Promise<SequenceCheck | undefined>
+  sequenceColliding: (conflict: Conflict) => SequenceCheck | undefined | Promise<SequenceCheck | undefined>
   /** Repairs such a sequence for this request (true when it no longer collides), when the application allows it. */
   repair: ((check: SequenceCheck, request: FastifyRequest) => Promise<boolean>) | undefined
 }

@@ -19,15 +19,17 @@ export {
   type TransactionOptions, type TransactionClient, type PooledTransactionClient,
   type TransactionPool, type SimpleTransactionPool, type IsolationLevel
 } from './transaction.js'
-export type { ConflictSettings, ConstraintRule, Expose } from './rules.js'
-export { findPgError, findUniqueViolation, UNIQUE_VIOLATION, type PgErrorFields } from './recognise.js'
+export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './rules.js'
+export { findPgError, findUniqueViolation, findIntegrityError, integrityKind, UNIQUE_VIOLATION, INTEGRITY_KINDS, type PgErrorFields, type IntegrityKind } from './recognise.js'
 export { parseKeyDetail, splitValues, type KeyDetail } from './detail.js'
-export { describeConflict, type Conflict, type FieldNaming } from './describe.js'
-export { readUniqueIndexes, IndexCatalog, type Queryable, type UniqueIndex, type IndexKey } from './catalog.js'
+export { describeConflict, describeIntegrityError, type Conflict, type FieldNaming, type Found } from './describe.js'
+export { readUniqueIndexes, readTableConstraints, IndexCatalog, type Queryable, type UniqueIndex, type IndexKey, type TableConstraint } from './catalog.js'
 export {
-  conflictResponseSchema, conflictError, isConflictError, defaultMessage, CONFLICT_CODE,
-  type ConflictBody, type ConflictError
+  isConflictError, isIntegrityError, defaultMessage, pointerTo, CONFLICT_CODE,
+  type ConflictBody, type ProblemBody, type ConflictError, type IntegrityError, type AnswerParts, type ResponseFormat, type Answer
 } from './respond.js'
+export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema } from './schemas.js'
+export { KIND_DEFAULTS, DEFAULT_RETRY_AFTER } from './kinds.js'
 
 /** `org_id` → `orgId`: a `fieldName` for APIs in camelCase over snake_case tables. */
 export function snakeToCamel (column: string): string {

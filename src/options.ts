@@ -2,7 +2,10 @@ import { InvalidOptionError } from './errors.js'
 import type { Queryable } from './catalog.js'
 import type { OnConflict } from './handler-retry.js'
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry.js'
-import type { ConflictSettings, ConstraintRule } from './rules.js'
+import { INTEGRITY_KINDS } from './recognise.js'
+import type { ResponseFormat } from './respond.js'
+import type { ConflictSettings, ConstraintRule, ErrorKinds } from './rules.js'
+import type { FastifyRequest } from 'fastify'
 
 /** Options of the plugin. Each one is checked at registration. */
 export interface FastifyPgConflictOptions extends ConflictSettings {
@@ -20,6 +23,12 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   repairSequences?: boolean
   /** The same column's sequence is checked at most this often, ms. Default 10000. */
   sequenceCheckInterval?: number
+  /** Which integrity errors are answered, and how (status, message, Problem Details type). Default: all, see the README. */
+  errors?: ErrorKinds
+  /** The body: `fastify` (default), `problem` (RFC 9457 Problem Details), or a function making it. */
+  format?: ResponseFormat<FastifyRequest>
+  /** Add the error answers' JSON Schemas to the `response` of routes with `config.conflict`, for `@fastify/swagger`. Default false. */
+  openapi?: boolean
 }
 
 export interface CatalogOptions {
@@ -39,6 +48,10 @@ export interface RouteConflictConfig extends ConflictSettings {
   retry?: true | RouteRetryOptions
   /** Called for this route's conflicts before the 409, before the plugin-wide hook. */
   onConflict?: OnConflict
+  /** Which integrity errors this route answers, and how; over the plugin's. */
+  errors?: ErrorKinds
+  /** This route's body format; over the plugin's. */
+  format?: ResponseFormat<FastifyRequest>
 }
 
 export interface RouteRetryOptions extends RetryOptions {
@@ -67,6 +80,9 @@ function checkKeys (value: Record<string, unknown>, allowed: readonly string[], 
 
 const SETTINGS_KEYS = ['message', 'fields', 'expose'] as const
 
+/** Options a level (the plugin, a route, an Express router) has besides its settings. */
+export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SETTINGS_KEYS] as const
+
 /** Options Fastify's `register` itself takes, which reach the plugin too. */
 const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
 
@@ -88,13 +104,58 @@ function checkSettings (value: Record<string, unknown>, where: string): void {
   }
 }
 
+function checkStatus (status: unknown, where: string): void {
+  if (status !== undefined && !(Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599)) {
+    fail(where, 'must be an HTTP error status, an integer from 400 to 599')
+  }
+}
+
+function checkType (type: unknown, where: string): void {
+  if (type !== undefined && (typeof type !== 'string' || type === '')) fail(where, 'must be a URI (a non-empty string), such as "https://example.com/problems/duplicate"')
+}
+
+/** Checks `errors: { unique: …, foreignKey: false, … }`. */
+export function checkErrorKinds (errors: unknown, where: string): void {
+  if (errors === undefined) return
+  if (!isObject(errors)) fail(where, `must be an object like { foreignKey: { status: 422 }, check: false } (kinds: ${INTEGRITY_KINDS.join(', ')})`)
+  checkKeys(errors, INTEGRITY_KINDS, where)
+  for (const [kind, settings] of Object.entries(errors)) {
+    const at = `${where}.${kind}`
+    if (settings === undefined || typeof settings === 'boolean') continue
+    if (!isObject(settings)) fail(at, 'must be true, false or an object like { status, message, type }')
+    checkKeys(settings, kind === 'serialization' ? ['status', 'message', 'type', 'retryAfter'] : ['status', 'message', 'type'], at)
+    checkStatus(settings.status, `${at}.status`)
+    checkType(settings.type, `${at}.type`)
+    if (settings.message !== undefined && typeof settings.message !== 'string' && typeof settings.message !== 'function') {
+      fail(`${at}.message`, 'must be a string or a function of the error described')
+    }
+    const { retryAfter } = settings
+    if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && (retryAfter as number) >= 0)) fail(`${at}.retryAfter`, 'must be a whole number of seconds, 0 or more')
+  }
+}
+
+function checkFormat (format: unknown, where: string): void {
+  if (format !== undefined && format !== 'fastify' && format !== 'problem' && typeof format !== 'function') {
+    fail(where, 'must be "fastify", "problem" or a function (parts, request) returning the body')
+  }
+}
+
+/** Checks the settings every level has: rules, field names, kinds, format and the unique violation's settings. */
+export function checkLevel (value: Record<string, unknown>, where: string): void {
+  checkSettings(value, where)
+  checkRules(value.constraints, `${where}.constraints`)
+  checkFieldName(value.fieldName, `${where}.fieldName`)
+  checkErrorKinds(value.errors, `${where}.errors`)
+  checkFormat(value.format, `${where}.format`)
+}
+
 function checkRules (rules: unknown, where: string): void {
   if (rules === undefined) return
   if (!Array.isArray(rules)) fail(where, 'must be an array of { constraint, match?, message?, fields?, expose? }')
   rules.forEach((rule: unknown, i) => {
     const at = `${where}[${i}]`
     if (!isObject(rule)) fail(at, 'must be an object like { constraint: "users_email_key", fields: ["email"] }')
-    checkKeys(rule, ['constraint', 'match', ...SETTINGS_KEYS], at)
+    checkKeys(rule, ['constraint', 'match', 'status', 'type', ...SETTINGS_KEYS], at)
     const { constraint, match } = rule
     if (!(constraint instanceof RegExp) && (typeof constraint !== 'string' || constraint.length === 0)) {
       fail(`${at}.constraint`, 'must be a non-empty string or a RegExp')
@@ -104,6 +165,8 @@ function checkRules (rules: unknown, where: string): void {
       if (constraint instanceof RegExp) fail(`${at}.match`, 'does not apply to a RegExp constraint')
     }
     checkSettings(rule, at)
+    checkStatus(rule.status, `${at}.status`)
+    checkType(rule.type, `${at}.type`)
   })
 }
 
@@ -127,15 +190,14 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'constraints', 'fieldName', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval',
-    ...SETTINGS_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi',
+    ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
+  if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
-  checkSettings(options, 'options')
-  checkRules(options.constraints, 'options.constraints')
-  checkFieldName(options.fieldName, 'options.fieldName')
+  checkLevel(options, 'options')
   const { pool, catalog } = options
   if (pool !== undefined && !(isObject(pool) && typeof pool.query === 'function')) {
     fail('options.pool', 'must be a pg.Pool or an object with a pg-compatible query() method')
@@ -156,10 +218,8 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
 export function checkRouteConfig (config: unknown, where: string): asserts config is RouteConflictConfig | false | undefined {
   if (config === undefined || config === false) return
   if (!isObject(config)) fail(where, 'must be false or an object like { message, fields, expose, constraints }')
-  checkKeys(config, ['constraints', 'fieldName', 'retry', 'onConflict', ...SETTINGS_KEYS], where)
-  checkSettings(config, where)
-  checkRules(config.constraints, `${where}.constraints`)
-  checkFieldName(config.fieldName, `${where}.fieldName`)
+  checkKeys(config, ['retry', 'onConflict', ...LEVEL_KEYS], where)
+  checkLevel(config, where)
   checkFunction(config.onConflict, `${where}.onConflict`, 'must be a function (conflict, request, reply, attempt)')
 }
 

@@ -1,23 +1,20 @@
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { CatalogCache } from './catalog-cache.js'
 import type { Queryable } from './catalog.js'
-import { parseKeyDetail } from './detail.js'
-import { describeConflict, indexMatchesDetail, type Conflict } from './describe.js'
-import {
-  checkPluginOptions, checkRouteConfig, InvalidOptionError, overlongNames, routeRetry, MAX_IDENTIFIER_BYTES,
-  type FastifyPgConflictOptions, type RouteConflictConfig
-} from './options.js'
 import { ConflictCounters, type ConflictCount } from './counters.js'
-import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
-import { findUniqueViolation, type PgErrorFields } from './recognise.js'
-import { DEFAULT_RETRY } from './retry.js'
-import { SequenceWatch } from './sequence-watch.js'
-import type { SequenceCheck } from './sequences.js'
+import { describeConflict, type Conflict } from './describe.js'
+import { ConflictEngine, isPromise, type Understood } from './engine.js'
 import { SequenceBehindError } from './errors.js'
+import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
+import { answeredStatuses, withResponseSchemas } from './openapi.js'
+import { checkPluginOptions, checkRouteConfig, InvalidOptionError, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from './options.js'
+import { findPgError, integrityKind, type PgErrorFields } from './recognise.js'
+import { integrityError, logEntry, LOG_MESSAGES, type ResponseFormat } from './respond.js'
+import { DEFAULT_RETRY } from './retry.js'
+import { matcher, type Level } from './rules.js'
+import type { SequenceWatch } from './sequence-watch.js'
+import type { SequenceCheck } from './sequences.js'
 import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from './transaction.js'
-import { conflictBody, conflictError, defaultMessage, logEntry } from './respond.js'
-import { matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ResolvedSettings } from './rules.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,7 +28,7 @@ declare module 'fastify' {
 
 /** `fastify.pgConflict`: the plugin's core, for application code that handles errors itself. */
 export interface PgConflictDecorator {
-  /** The conflict in a thrown value, described with the plugin-wide settings; `undefined` if it is no unique violation. */
+  /** The integrity error in a thrown value, described with the plugin-wide settings; `undefined` if it is none the plugin answers. */
   describe: (error: unknown) => Promise<Conflict | undefined>
   /** Reads the catalog again now (after a migration, say). */
   refresh: () => Promise<void>
@@ -44,11 +41,10 @@ export interface PgConflictDecorator {
   withTransaction: <T, C extends PooledTransactionClient = PooledTransactionClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
 }
 
-/** One level of settings: the plugin's, or a route's. */
-interface Level {
-  rules: RuleSet
-  settings: ConflictSettings
-  fieldName: ((column: string) => string) | undefined
+/** A route's level: its settings and body format. */
+interface RouteLevel {
+  level: Level
+  format: ResponseFormat<FastifyRequest> | undefined
 }
 
 type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
@@ -72,48 +68,13 @@ function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
 const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fastifyPgConflict (fastify, options) {
   checkPluginOptions(options)
   const {
-    pool, catalog: catalogOptions, constraints = [], fieldName, onConflict,
-    repairSequences = false, sequenceCheckInterval = 10_000, ...settings
+    pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
+    format: pluginFormat, openapi = false, ...levelOptions
   } = options
-  const pluginLevel: Level = { rules: new RuleSet(constraints), settings, fieldName }
-  const configured = new Set<ConstraintRule>() // every rule, for the start-up check against the catalog
-  let cache: CatalogCache | undefined
-  let sequences: SequenceWatch | undefined
+  const engine = new ConflictEngine(levelOptions, fastify.log)
   const counters = new ConflictCounters()
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
   const offered = new WeakSet<object>()
-
-  /** Keeps a rule for the start-up check, and warns now of a name PostgreSQL would cut. */
-  function remember (rules: readonly ConstraintRule[], where: string): void {
-    for (const rule of rules) {
-      if (configured.has(rule)) continue // the HEAD route Fastify copies from a GET has the same rules
-      configured.add(rule)
-      for (const name of overlongNames([rule])) {
-        fastify.log.warn(`fastify-pg-conflict: ${where}constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
-      }
-    }
-  }
-  remember(constraints, '')
-
-  /** Describe a unique violation and settle its settings, route level first. */
-  async function understand (pgError: PgErrorFields, route: Level | undefined, log: FastifyBaseLogger): Promise<{ conflict: Conflict, settings: ResolvedSettings }> {
-    const detail = parseKeyDetail(pgError.detail)
-    const index = pgError.constraint === undefined || cache === undefined
-      ? undefined
-      : await cache.find(pgError.constraint, pgError.schema, (found) => indexMatchesDetail(found, detail))
-    const names = [index?.parent?.name, pgError.constraint]
-    const settings = resolveSettings([route?.rules.match(names), route?.settings, pluginLevel.rules.match(names), pluginLevel.settings])
-    const conflict = describeConflict(pgError, index, {
-      fields: settings.fields,
-      fieldName: guardFieldName(route?.fieldName ?? pluginLevel.fieldName, log)
-    }, detail)
-    return { conflict, settings: { ...settings, message: guardMessage(settings.message, log) } }
-  }
-
-  /** The sequence check of a conflict that is an id sequence colliding with its table, else `undefined`. */
-  async function sequenceColliding (conflict: Conflict): Promise<SequenceCheck | undefined> {
-    return await sequences?.colliding(conflict)
-  }
 
   /** Requests whose sequence fault was repaired (or tried) already: once per request. */
   const repairedFor = new WeakSet<FastifyRequest>()
@@ -125,7 +86,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   async function repair (check: SequenceCheck, request: FastifyRequest): Promise<boolean> {
     repairedFor.add(request)
     try {
-      const { moved } = await (sequences as SequenceWatch).repair(check)
+      const { moved } = await (engine.sequences as SequenceWatch).repair(check)
       if (moved) request.log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
       return true
     } catch (err) {
@@ -134,22 +95,56 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     }
   }
 
-  function translating (route: Level | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
-    async function answer (pgError: PgErrorFields, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-      const { conflict, settings } = await understand(pgError, route, request.log)
-      const sequence = await sequenceColliding(conflict)
-      if (sequence !== undefined) return await serverFault(sequence, thrown, request, reply)
-      // A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a
-      // 'retry' cannot be honoured outside the handler, so only an answer counts.
-      if (hooks.length > 0 && !offered.has(thrown as object) && await askHooks(hooks, conflict, request, reply, 1) === 'answered') return undefined
-      const body = conflictBody(conflict, settings)
-      request.log.info(logEntry(conflict, settings), 'unique violation')
-      // The translated error only for a handler of the application's (its stack trace costs microseconds).
-      if (userHandler !== undefined) return await userHandler(conflictError(conflict, body), request, reply)
-      if (!isFastifyDefault(request.server.errorHandler)) throw conflictError(conflict, body)
-      reply.code(409)
-      return body
+  /** A unique violation described for the retry loop and the hooks, with the route's settings. */
+  async function describeUnique (pgError: PgErrorFields, route: Level | undefined, log: FastifyBaseLogger): Promise<Conflict> {
+    const understood = await engine.understand(pgError, 'unique', route, log)
+    // (Unique violations not answered on this route: described from the error alone.)
+    return understood?.conflict ?? describeConflict(pgError, undefined, { fields: undefined, fieldName: identity })
+  }
+
+  /**
+   * The route's error handler: an integrity error this route answers is answered (or handed to the
+   * route's own error handler, or the scope's, as a translated error); anything else goes on
+   * exactly as without this plugin. Synchronous when nothing needs waiting for.
+   */
+  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
+    const level = route?.level
+    const format = route?.format ?? pluginFormat
+
+    /** On to the route's or the scope's error handler. Rejected, not thrown: Fastify sends a thrown value that is not an Error (a string, a plain object) as a 200 body. */
+    function passOn (error: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      return userHandler !== undefined ? userHandler(error, request, reply) : Promise.reject(error)
     }
+
+    function answer (understood: Understood | undefined, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (understood === undefined) return passOn(thrown, request, reply) // its kind is switched off here
+      if (understood.conflict.kind !== 'unique') return send(understood, request, reply)
+      const sequence = engine.sequenceColliding(understood.conflict)
+      if (isPromise(sequence)) {
+        return sequence.then((check) => check === undefined ? toHooks(understood, thrown, request, reply) : serverFault(check, thrown, request, reply))
+      }
+      if (sequence !== undefined) return serverFault(sequence, thrown, request, reply)
+      return toHooks(understood, thrown, request, reply)
+    }
+
+    /** A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a 'retry' cannot be honoured outside the handler, so only an answer counts. */
+    function toHooks (understood: Understood, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (hooks.length === 0 || offered.has(thrown)) return send(understood, request, reply)
+      return askHooks(hooks, understood.conflict, request, reply, 1)
+        .then((decision) => decision === 'answered' ? undefined : send(understood, request, reply))
+    }
+
+    function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
+      const { conflict, settings } = understood
+      const answered = engine.answer(understood, format, request, request.url, request.log)
+      request.log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+      // The translated error only for a handler of the application's (its stack trace costs microseconds).
+      if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw integrityError(conflict, answered, settings)
+      reply.code(answered.status).headers(answered.headers)
+      return answered.body
+    }
+
     /** The id sequence is behind its table: a 500 without details, and the fix in the log. */
     async function serverFault (sequence: SequenceCheck, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       request.log.error({ sequence: sequenceLog(sequence) },
@@ -165,12 +160,13 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     }
 
     const handler: ErrorHandler = (error, request, reply) => {
-      const pgError = findUniqueViolation(error)
-      if (pgError !== undefined) return answer(pgError, error, request, reply)
-      if (userHandler !== undefined) return userHandler(error, request, reply)
-      // On to the scope's error handler, exactly as without this plugin. Rejected, not thrown: Fastify
-      // sends a thrown value that is not an Error (a string, a plain object) as a 200 body.
-      return Promise.reject(error)
+      const pgError = findPgError(error)
+      const kind = pgError === undefined ? undefined : integrityKind(pgError)
+      if (kind === undefined || !engine.mayAnswer(kind, level)) return passOn(error, request, reply)
+      const understood = engine.understand(pgError as PgErrorFields, kind, level, request.log)
+      return isPromise(understood)
+        ? understood.then((found) => answer(found, error, request, reply))
+        : answer(understood, error, request, reply)
     }
     return Object.assign(handler, { [WRAPPED]: userHandler ?? null })
   }
@@ -178,28 +174,28 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
     const userHandler = routesOwn(routeOptions.errorHandler as (ErrorHandler & { [WRAPPED]?: ErrorHandler | null }) | undefined)
     const config = routeOptions.config?.conflict
-    checkRouteConfig(config, `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`)
+    const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
+    checkRouteConfig(config, where)
     if (config === false) {
       routeOptions.errorHandler = userHandler as RouteOptions['errorHandler']
       return
     }
-    const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
     // @fastify/postgres's pg: { transact: true } runs the handler inside a transaction it began:
     // after an error every statement there fails (25P02), so nothing may run the handler again.
     const ownsTransaction = (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === undefined ||
       (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === false
-    let route: Level | undefined
+    let route: RouteLevel | undefined
     const hooks: OnConflict[] = []
     let retry: ReturnType<typeof routeRetry>
     if (config !== undefined) {
-      const { constraints: routeRules = [], fieldName: routeFieldName, retry: retryConfig, onConflict: routeHook, ...routeSettings } = config
-      route = { rules: new RuleSet(routeRules), settings: routeSettings, fieldName: routeFieldName }
-      remember(routeRules, `route ${routeOptions.url}: `)
+      const { retry: retryConfig, onConflict: routeHook, format, ...routeLevel } = config
+      route = { level: engine.level(routeLevel, `route ${routeOptions.url}: `, fastify.log), format }
       if (routeHook !== undefined) hooks.push(routeHook)
       retry = routeRetry(retryConfig, `${where}.retry`)
       if (retry !== undefined && !ownsTransaction) {
         throw new InvalidOptionError(`${where}.retry: the handler runs inside a transaction it does not own (pg: { transact: true }), where a retry can only fail with 25P02; retry the whole transaction with withTransaction() instead`)
       }
+      if (openapi) routeOptions.schema = withResponseSchemas(routeOptions.schema, route.format ?? pluginFormat, answeredStatuses(engine, route.level))
     }
     if (onConflict !== undefined) hooks.push(onConflict)
     routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
@@ -217,10 +213,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       fallbackPolicy: DEFAULT_RETRY,
       mayRunAgain: ownsTransaction,
       hooks,
-      describe: async (pgError, request) => (await understand(pgError, route, request.log)).conflict,
+      describe: async (pgError, request) => await describeUnique(pgError, route?.level, request.log),
       counters,
       offered,
-      sequenceColliding,
+      sequenceColliding: (conflict) => engine.sequenceColliding(conflict),
       repair: repairSequences ? repair : undefined
     })
     routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
@@ -233,34 +229,25 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (repairSequences) this.log.warn('fastify-pg-conflict: repairSequences does nothing without a pool (the pool option, or @fastify/postgres registered before ready)')
       return
     }
-    let checked = false
-    cache = new CatalogCache(db, {
+    // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
+    await engine.connect(db, {
       schemas: catalogOptions?.schemas,
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
-      onRead: (catalog) => {
-        if (checked) return
-        checked = true
-        warnUnmatched(this, [...catalog.names()], configured)
-      },
-      onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
+      sequenceCheckInterval,
+      log: this.log
     })
-    sequences = new SequenceWatch(db, {
-      interval: sequenceCheckInterval,
-      timeout: catalogOptions?.timeout ?? 2000,
-      onError: (err) => { this.log.warn({ err }, 'fastify-pg-conflict: could not check an id sequence; the conflict is answered as a conflict') }
-    })
-    // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
-    await cache.refresh()
   })
 
   fastify.decorate('pgConflict', {
     async describe (error: unknown) {
-      const pgError = findUniqueViolation(error)
-      return pgError === undefined ? undefined : (await understand(pgError, undefined, fastify.log)).conflict
+      const pgError = findPgError(error)
+      const kind = pgError === undefined ? undefined : integrityKind(pgError)
+      if (kind === undefined) return undefined
+      return (await engine.understand(pgError as PgErrorFields, kind, undefined, fastify.log))?.conflict
     },
     async refresh () {
-      await cache?.refresh()
+      await engine.cache?.refresh()
     },
     counters: () => counters.snapshot(),
     async withTransaction<T, C extends PooledTransactionClient> (fn: (client: C) => Promise<T>, options: Omit<TransactionOptions, 'counters'> = {}): Promise<T> {
@@ -290,48 +277,6 @@ function sequenceLog (check: SequenceCheck): object {
 function routesOwn<F> (installed: (F & { [WRAPPED]?: F | null }) | undefined): F | undefined {
   const wrapped = installed?.[WRAPPED]
   return wrapped === undefined ? installed : wrapped ?? undefined
-}
-
-/** Warns of configured constraints that no index in the database answers to: typos, renamed or cut names. */
-function warnUnmatched (fastify: FastifyInstance, names: string[], rules: Iterable<ConstraintRule>): void {
-  for (const rule of rules) {
-    if (!names.some(matcher(rule))) {
-      fastify.log.warn(`fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint ${String(rule.constraint)}${rule.match === undefined || rule.match === 'exact' ? '' : ` (${rule.match})`}`)
-    }
-  }
-}
-
-/**
- * The application's `fieldName`, made safe: a throw or a result that is not a non-empty string
- * keeps the column name, and is logged as the bug it is. A conflict stays a 409.
- */
-function guardFieldName (fieldName: ((column: string) => string) | undefined, log: FastifyBaseLogger): (column: string) => string {
-  if (fieldName === undefined) return identity
-  return (column) => {
-    try {
-      const field: unknown = fieldName(column)
-      if (typeof field === 'string' && field !== '') return field
-      log.error(`fastify-pg-conflict: fieldName("${column}") returned ${typeof field === 'string' ? 'an empty string' : typeof field}, not a field name; the column name is used`)
-    } catch (err) {
-      log.error({ err }, `fastify-pg-conflict: fieldName("${column}") threw; the column name is used`)
-    }
-    return column
-  }
-}
-
-/** The configured message function, made safe the same way: the default message stands in for a bad one. */
-function guardMessage (message: ResolvedSettings['message'], log: FastifyBaseLogger): ResolvedSettings['message'] {
-  if (typeof message !== 'function') return message
-  return (conflict) => {
-    try {
-      const text: unknown = message(conflict)
-      if (typeof text === 'string') return text
-      log.error(`fastify-pg-conflict: the message function returned ${typeof text}, not a string; the default message is used`)
-    } catch (err) {
-      log.error({ err }, 'fastify-pg-conflict: the message function threw; the default message is used')
-    }
-    return defaultMessage(conflict.fields)
-  }
 }
 
 export const fastifyPgConflict = fp(plugin, { fastify: '5.x', name: 'fastify-pg-conflict' })

@@ -18,6 +18,10 @@ export interface PgErrorFields {
   schema: string | undefined
   table: string | undefined
   column: string | undefined
+  /** The domain of a domain check violation (`dataType`, or postgres.js's `data_type_name`). */
+  dataType?: string | undefined
+  /** PostgreSQL's HINT, which tells a 21000 from ON CONFLICT or MERGE from other 21000s. */
+  hint?: string | undefined
   /** The error object the fields were read from. */
   error: object
 }
@@ -73,11 +77,12 @@ function read (e: Record<string, unknown>): PgErrorFields | undefined {
   const schema = text(e.schema) ?? text(e.schema_name)
   const table = text(e.table) ?? text(e.table_name)
   const column = text(e.column) ?? text(e.column_name)
+  const dataType = text(e.dataType) ?? text(e.data_type_name)
   const severity = text(e.severity)
   // A SQLSTATE-looking code alone is not enough: PostgreSQL errors always carry a severity, and
   // integrity errors their detail or their constraint.
   if (severity === undefined && detail === undefined && constraint === undefined) return undefined
-  return { code, message: text(e.message) ?? '', detail, constraint, schema, table, column, error: e }
+  return { code, message: text(e.message) ?? '', detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
 }
 
 function text (value: unknown): string | undefined {
@@ -86,6 +91,42 @@ function text (value: unknown): string | undefined {
 
 /** SQLSTATE of a unique violation. */
 export const UNIQUE_VIOLATION = '23505'
+
+/**
+ * The integrity errors this library answers, by what they mean to a client. A foreign key
+ * violation is `foreignKey` until the description tells a missing referenced row from a row still
+ * referenced (`referenced`): both have SQLSTATE 23503.
+ */
+export type IntegrityKind =
+  | 'unique' | 'exclusion' | 'foreignKey' | 'referenced' | 'notNull' | 'check' | 'serialization' | 'cardinality'
+
+export const INTEGRITY_KINDS: readonly IntegrityKind[] = ['unique', 'exclusion', 'foreignKey', 'referenced', 'notNull', 'check', 'serialization', 'cardinality']
+
+/**
+ * The kind of a PostgreSQL error, or `undefined` for an error this library leaves alone. A 21000
+ * counts only with a HINT: PostgreSQL gives one when ON CONFLICT DO UPDATE or MERGE meets the same
+ * row twice (duplicates in the request's own batch), and none for a subquery returning two rows
+ * (a bug of the server's, left a 500).
+ */
+export function integrityKind (error: PgErrorFields): IntegrityKind | undefined {
+  switch (error.code) {
+    case UNIQUE_VIOLATION: return 'unique'
+    case '23P01': return 'exclusion'
+    case '23503': return 'foreignKey'
+    case '23502': return 'notNull'
+    case '23514': return 'check'
+    case '40001': case '40P01': return 'serialization'
+    case '21000': return error.hint === undefined ? undefined : 'cardinality'
+    default: return undefined
+  }
+}
+
+/** The integrity error in `thrown` and its kind, if it is one this library answers. */
+export function findIntegrityError (thrown: unknown): { error: PgErrorFields, kind: IntegrityKind } | undefined {
+  const error = findPgError(thrown)
+  const kind = error === undefined ? undefined : integrityKind(error)
+  return kind === undefined ? undefined : { error: error as PgErrorFields, kind }
+}
 
 /** The unique violation in `thrown`, if that is what it is. */
 export function findUniqueViolation (thrown: unknown): PgErrorFields | undefined {

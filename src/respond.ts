@@ -1,20 +1,23 @@
 import createError from '@fastify/error'
+import { STATUS_CODES } from 'node:http'
 import type { Conflict } from './describe.js'
+import { KIND_DEFAULTS } from './kinds.js'
 import type { ResolvedSettings } from './rules.js'
 import { identifierName } from './sql-text.js'
 
 /**
- * Step three of the data path: the answer to a conflict. The error handed to the application's
- * error handlers, the JSON body sent when there is none, and the log line.
+ * Step three of the data path: the answer to an integrity error. The body in the chosen format,
+ * the status and headers, the error handed to the application's error handlers, and the log line.
  */
 
 export const CONFLICT_CODE = 'PG_UNIQUE_VIOLATION'
 
-/** The body of a 409 answer. `constraint`, `table` and `values` only when the configuration exposes them. */
+/** The default body (Fastify's own error shape, with `fields`). `constraint`, `table` and `values` only when the configuration exposes them. */
 export interface ConflictBody {
-  statusCode: 409
-  code: typeof CONFLICT_CODE
-  error: 'Conflict'
+  statusCode: number
+  code: string
+  /** The status's reason phrase: `Conflict`, `Unprocessable Entity`… */
+  error: string
   message: string
   fields: string[]
   constraint?: string
@@ -22,56 +25,69 @@ export interface ConflictBody {
   values?: Record<string, string>
 }
 
-/** JSON Schema of the 409 body, for a route's `response: { 409: conflictResponseSchema }`. */
-export const conflictResponseSchema = {
-  $id: 'fastify-pg-conflict',
-  type: 'object',
-  required: ['statusCode', 'code', 'error', 'message', 'fields'],
-  properties: {
-    statusCode: { type: 'integer', const: 409 },
-    code: { type: 'string', const: CONFLICT_CODE },
-    error: { type: 'string', const: 'Conflict' },
-    message: { type: 'string' },
-    fields: { type: 'array', items: { type: 'string' } },
-    constraint: { type: 'string' },
-    table: { type: 'string' },
-    values: { type: 'object', additionalProperties: { type: 'string' } }
-  }
-} as const
+/** An RFC 9457 Problem Details body (`application/problem+json`). */
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  code: string
+  /** One entry per field, pointing into the request body (`#/email`). */
+  errors: Array<{ detail: string, pointer: string, field: string }>
+  constraint?: string
+  table?: string
+  values?: Record<string, string>
+}
 
-const BaseConflictError = createError(CONFLICT_CODE, '%s', 409)
-
-/**
- * The error the application's error handlers receive for a unique violation: status 409, code
- * `PG_UNIQUE_VIOLATION`, the original error as `cause`, the fields, the full description as
- * `conflict` and the body this plugin would send as `body` (those two are not enumerable, so that
- * a logged error does not carry the values).
- */
-export interface ConflictError extends Error {
-  code: typeof CONFLICT_CODE
-  statusCode: 409
+/** What a `format` function is given: everything the answer is made of, and the default body. */
+export interface AnswerParts {
+  status: number
+  code: string
+  message: string
   fields: string[]
-  readonly conflict: Conflict
-  readonly body: ConflictBody
+  /** The full description (with the values and internal names: mind what you show). */
+  conflict: Conflict
+  /** The default body, with only what the configuration exposes. */
+  body: ConflictBody
 }
 
-export function conflictError (conflict: Conflict, body: ConflictBody): ConflictError {
-  const error = new BaseConflictError(body.message, { cause: conflict.error.error }) as unknown as ConflictError
-  error.fields = body.fields
-  Object.defineProperty(error, 'conflict', { value: conflict })
-  Object.defineProperty(error, 'body', { value: body })
-  return error
+/** `fastify` (the default body), `problem` (RFC 9457), or a function making the body. */
+export type ResponseFormat<Request = unknown> = 'fastify' | 'problem' | ((parts: AnswerParts, request: Request) => unknown)
+
+/** The answer to send. */
+export interface Answer {
+  status: number
+  /** The message the body carries. */
+  message: string
+  /** `content-type` and, for a 503, `retry-after`. */
+  headers: Record<string, string>
+  body: unknown
 }
 
-export function isConflictError (value: unknown): value is ConflictError {
-  return value instanceof BaseConflictError
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/** The answer to an integrity error, in `format`; `instance` is the request's path, for Problem Details. */
+export function answerOf<Request> (conflict: Conflict, settings: ResolvedSettings, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined): Answer {
+  const body = defaultBody(conflict, settings)
+  const headers: Record<string, string> = { 'content-type': JSON_TYPE }
+  if (settings.retryAfter !== undefined) headers['retry-after'] = String(settings.retryAfter)
+  const { status } = settings
+  if (format === undefined || format === 'fastify') return { status, message: body.message, headers, body }
+  if (format === 'problem') {
+    headers['content-type'] = PROBLEM_TYPE
+    return { status, message: body.message, headers, body: problemBody(body, settings, instance) }
+  }
+  return { status, message: body.message, headers, body: format({ status, code: body.code, message: body.message, fields: body.fields, conflict, body }, request) }
 }
 
-export function conflictBody (conflict: Conflict, settings: ResolvedSettings): ConflictBody {
+/** The default body. */
+export function defaultBody (conflict: Conflict, settings: ResolvedSettings): ConflictBody {
   const body: ConflictBody = {
-    statusCode: 409,
-    code: CONFLICT_CODE,
-    error: 'Conflict',
+    statusCode: settings.status,
+    code: settings.code,
+    error: STATUS_CODES[settings.status] ?? 'Error',
     message: message(conflict, settings),
     fields: conflict.fields
   }
@@ -86,20 +102,38 @@ export function conflictBody (conflict: Conflict, settings: ResolvedSettings): C
   return body
 }
 
+/** The Problem Details body with the same content as the default one. */
+function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: string | undefined): ProblemBody {
+  const problem: ProblemBody = {
+    type: settings.type,
+    title: body.error,
+    status: body.statusCode,
+    detail: body.message,
+    code: body.code,
+    errors: body.fields.map((field) => ({ detail: body.message, pointer: pointerTo(field), field }))
+  }
+  if (instance !== undefined) problem.instance = instance
+  if (body.constraint !== undefined) problem.constraint = body.constraint
+  if (body.table !== undefined) problem.table = body.table
+  if (body.values !== undefined) problem.values = body.values
+  return problem
+}
+
+/** A field's JSON Pointer into the request body, as a URI fragment (`#/email`), as RFC 9457's own example has it. */
+export function pointerTo (field: string): string {
+  return `#/${encodeURIComponent(field.replace(/~/g, '~0').replace(/\//g, '~1'))}`
+}
+
 function message (conflict: Conflict, settings: ResolvedSettings): string {
   const configured = settings.message
   if (typeof configured === 'string') return configured
   if (configured !== undefined) return configured(conflict)
-  return defaultMessage(conflict.fields)
+  return KIND_DEFAULTS[conflict.kind].message(conflict.fields)
 }
 
-/** `A record with this email already exists.`, `… with this org_id and name …`, `… with these values …`. */
+/** A unique violation's default message: `A record with this email already exists.` */
 export function defaultMessage (fields: readonly string[]): string {
-  if (fields.length === 0) return 'A record with these values already exists.'
-  const named = fields.length === 1
-    ? fields[0]
-    : `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1]}`
-  return `A record with this ${named} already exists.`
+  return KIND_DEFAULTS.unique.message(fields)
 }
 
 /**
@@ -120,16 +154,79 @@ function valuesByField ({ keys, values, columns, fields }: Conflict): Record<str
   return any ? byField : undefined
 }
 
-/** What the request's logger gets, once per conflict: no values unless they are exposed. */
+/** What the request's logger gets, once per error: no values unless they are exposed. */
 export function logEntry (conflict: Conflict, settings: ResolvedSettings): object {
   return {
     conflict: {
+      kind: conflict.kind,
+      code: conflict.error.code,
       constraint: conflict.constraint,
       schema: conflict.schema,
       table: conflict.table,
       columns: conflict.columns,
       fields: conflict.fields,
-      values: settings.exposeValues ? conflict.values : '[redacted]'
+      values: conflict.values === undefined ? undefined : settings.exposeValues ? conflict.values : '[redacted]'
     }
   }
+}
+
+/** The log message for each kind. */
+export const LOG_MESSAGES: Readonly<Record<Conflict['kind'], string>> = {
+  unique: 'unique violation',
+  exclusion: 'exclusion violation',
+  foreignKey: 'foreign key violation: the referenced row does not exist',
+  referenced: 'foreign key violation: the row is still referenced',
+  notNull: 'not-null violation',
+  check: 'check violation',
+  serialization: 'serialization failure or deadlock',
+  cardinality: 'ON CONFLICT or MERGE met the same row twice'
+}
+
+// ---- The error the application's error handlers receive ----
+
+const BaseConflictError = createError(CONFLICT_CODE, '%s', 409)
+const baseErrors = new Map<string, ReturnType<typeof createError>>([[CONFLICT_CODE, BaseConflictError]])
+
+/**
+ * The error the application's error handlers receive for an integrity error: its status, its
+ * `code` (`PG_UNIQUE_VIOLATION`, `PG_FOREIGN_KEY_VIOLATION`…), the original error as `cause`,
+ * the fields, the full description as `conflict` and the body this plugin would send as `body`
+ * (those two are not enumerable, so that a logged error does not carry the values).
+ */
+export interface IntegrityError extends Error {
+  code: string
+  statusCode: number
+  fields: string[]
+  readonly conflict: Conflict
+  readonly body: unknown
+}
+
+/** The error for a unique violation. */
+export interface ConflictError extends IntegrityError {
+  code: typeof CONFLICT_CODE
+}
+
+export function integrityError (conflict: Conflict, answer: Answer, settings: ResolvedSettings): IntegrityError {
+  let Base = baseErrors.get(settings.code)
+  if (Base === undefined) {
+    Base = createError(settings.code, '%s', KIND_DEFAULTS[conflict.kind].status)
+    baseErrors.set(settings.code, Base)
+  }
+  const error = new Base(answer.message, { cause: conflict.error.error }) as unknown as IntegrityError
+  error.statusCode = answer.status
+  error.fields = conflict.fields
+  Object.defineProperty(error, 'conflict', { value: conflict })
+  Object.defineProperty(error, 'body', { value: answer.body })
+  return error
+}
+
+/** Whether an error is the one handed over for a unique violation. */
+export function isConflictError (value: unknown): value is ConflictError {
+  return value instanceof BaseConflictError
+}
+
+/** Whether an error is one handed over for any integrity error. */
+export function isIntegrityError (value: unknown): value is IntegrityError {
+  for (const Base of baseErrors.values()) if (value instanceof Base) return true
+  return false
 }

@@ -1,46 +1,96 @@
 import type { Conflict } from './describe.js'
+import { DEFAULT_RETRY_AFTER, KIND_DEFAULTS } from './kinds.js'
+import type { IntegrityKind } from './recognise.js'
 
-/** What can be said of a conflict: plugin-wide, per route, and per constraint at either level. */
+/** A response message: a text, or a function of the described error. */
+export type Message = string | ((conflict: Conflict) => string)
+
+/** What can be said of an error: plugin-wide, per route, and per constraint at either level. */
 export interface ConflictSettings {
-  /** The response message: a text, or a function of the conflict. Default: names the fields in plain words. */
-  message?: string | ((conflict: Conflict) => string)
-  /** The API field(s) to report, instead of the ones derived from the columns. */
+  /** The message of a unique violation's answer (`errors.<kind>.message` for the other kinds). Default: names the fields in plain words. */
+  message?: Message
+  /** The API field(s) a unique violation reports, instead of the ones derived from the columns. */
   fields?: string | string[]
-  /** What of the conflict the response may show. Default: nothing beyond the fields. */
+  /** What of an error the response may show. Default: nothing beyond the fields. */
   expose?: Expose
 }
 
 export interface Expose {
-  /** Show the conflicting values (`values: { email: "ada@example.com" }`). They are user data. */
+  /** Show a unique violation's conflicting values (`values: { email: "ada@example.com" }`). They are user data. */
   values?: boolean
   /** Show the constraint and table names. They are internal names. */
   constraint?: boolean
 }
 
-/** Settings for the constraints whose name matches, as Ecto's `unique_constraint` does. */
+/** Settings for the constraints whose name matches, as Ecto's `unique_constraint` does; for any kind of error. */
 export interface ConstraintRule extends ConflictSettings {
   /** The name, a name's prefix or suffix (with `match`), or a pattern. */
   constraint: string | RegExp
   /** How a string `constraint` matches; default `exact`. */
   match?: 'exact' | 'prefix' | 'suffix'
+  /** The response status for this constraint's errors. */
+  status?: number
+  /** The Problem Details `type` URI for this constraint's errors. */
+  type?: string
 }
 
-/** A conflict's settings once every level has had its say. */
+/** How one kind of integrity error is answered. */
+export interface KindSettings {
+  /** The response status (400 to 599). */
+  status?: number
+  message?: Message
+  /** The Problem Details `type` URI. Default `about:blank`. */
+  type?: string
+}
+
+export interface SerializationSettings extends KindSettings {
+  /** Seconds in the `Retry-After` header. Default 1. */
+  retryAfter?: number
+}
+
+/** Each kind answered (`true`, or settings), or left alone exactly as without this library (`false`). Default: all answered. */
+export interface ErrorKinds {
+  unique?: boolean | KindSettings
+  exclusion?: boolean | KindSettings
+  foreignKey?: boolean | KindSettings
+  referenced?: boolean | KindSettings
+  notNull?: boolean | KindSettings
+  check?: boolean | KindSettings
+  serialization?: boolean | SerializationSettings
+  cardinality?: boolean | KindSettings
+}
+
+/** An error's settings once every level has had its say. */
 export interface ResolvedSettings {
-  message: string | ((conflict: Conflict) => string) | undefined
+  kind: IntegrityKind
+  status: number
+  code: string
+  message: Message | undefined
   fields: readonly string[] | undefined
   exposeValues: boolean
   exposeConstraint: boolean
+  /** The Problem Details `type`. */
+  type: string
+  /** `Retry-After` seconds, for the kinds answered 503. */
+  retryAfter: number | undefined
+}
+
+/** One level of settings, compiled: the plugin's, or a route's (or an Express router's). */
+export interface Level {
+  rules: RuleSet
+  settings: ConflictSettings
+  errors: ErrorKinds
+  fieldName: ((column: string) => string) | undefined
 }
 
 interface CompiledRule {
   matches: (name: string) => boolean
-  settings: ConflictSettings
+  rule: ConstraintRule
 }
 
 /** Constraint rules, compiled once: exact names in a map, the rest tried in order. */
 export class RuleSet {
-  private readonly exact = new Map<string, ConflictSettings>()
+  private readonly exact = new Map<string, ConstraintRule>()
   private readonly patterns: CompiledRule[] = []
 
   constructor (readonly rules: readonly ConstraintRule[] = []) {
@@ -48,27 +98,28 @@ export class RuleSet {
       if (typeof rule.constraint === 'string' && (rule.match ?? 'exact') === 'exact') {
         if (!this.exact.has(rule.constraint)) this.exact.set(rule.constraint, rule)
       } else {
-        this.patterns.push({ matches: matcher(rule), settings: rule })
+        this.patterns.push({ matches: matcher(rule), rule })
       }
     }
   }
 
-  /** The settings of the first rule matching one of the names (tried in order), exact names first. */
-  match (names: ReadonlyArray<string | undefined>): ConflictSettings | undefined {
+  /** The first rule matching one of the names (tried in order), exact names first. */
+  match (names: ReadonlyArray<string | undefined>): ConstraintRule | undefined {
+    if (this.rules.length === 0) return undefined
     for (const name of names) {
       if (name === undefined) continue
-      const settings = this.exact.get(name)
-      if (settings !== undefined) return settings
+      const rule = this.exact.get(name)
+      if (rule !== undefined) return rule
     }
-    for (const rule of this.patterns) {
-      for (const name of names) if (name !== undefined && rule.matches(name)) return rule.settings
+    for (const { matches, rule } of this.patterns) {
+      for (const name of names) if (name !== undefined && matches(name)) return rule
     }
     return undefined
   }
 }
 
 /** A rule's test of a constraint name. */
-export function matcher ({ constraint, match }: ConstraintRule): (name: string) => boolean {
+export function matcher ({ constraint, match }: Pick<ConstraintRule, 'constraint' | 'match'>): (name: string) => boolean {
   if (constraint instanceof RegExp) {
     const pattern = new RegExp(constraint.source, constraint.flags.replace(/[gy]/g, '')) // no lastIndex state
     return (name) => pattern.test(name)
@@ -78,26 +129,41 @@ export function matcher ({ constraint, match }: ConstraintRule): (name: string) 
   return (name) => name === constraint
 }
 
+/** Whether errors of `kind` are answered: the route's word first, then the plugin's; on by default. */
+export function answers (kind: IntegrityKind, route: Level | undefined, plugin: Level): boolean {
+  return (route?.errors[kind] ?? plugin.errors[kind]) !== false
+}
+
+function kindSettings (level: Level | undefined, kind: IntegrityKind): SerializationSettings | undefined {
+  const settings = level?.errors[kind]
+  return typeof settings === 'object' ? settings : undefined
+}
+
 /**
- * Merges the levels, most specific first: the route's rule for the constraint, the route's own
- * settings, the plugin's rule for the constraint, the plugin's settings.
+ * Merges the levels, most specific first: the route's rule for the constraint, the route's settings
+ * for the kind, the route's own settings, then the same three of the plugin's. The top-level
+ * `message` and `fields` are a unique violation's; `expose` holds for every kind.
  */
-export function resolveSettings (levels: ReadonlyArray<ConflictSettings | undefined>): ResolvedSettings {
-  let message: ResolvedSettings['message']
-  let fields: string | string[] | undefined
-  let exposeValues: boolean | undefined
-  let exposeConstraint: boolean | undefined
-  for (const level of levels) {
-    if (level === undefined) continue
-    message ??= level.message
-    fields ??= level.fields
-    exposeValues ??= level.expose?.values
-    exposeConstraint ??= level.expose?.constraint
-  }
+export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level): ResolvedSettings {
+  const routeRule = route?.rules.match(names)
+  const pluginRule = plugin.rules.match(names)
+  const routeKind = kindSettings(route, kind)
+  const pluginKind = kindSettings(plugin, kind)
+  const unique = kind === 'unique'
+  const routeOwn = route?.settings
+  const pluginOwn = plugin.settings
+  const defaults = KIND_DEFAULTS[kind]
+  const fields = routeRule?.fields ?? (unique ? routeOwn?.fields : undefined) ?? pluginRule?.fields ?? (unique ? pluginOwn.fields : undefined)
   return {
-    message,
+    kind,
+    status: routeRule?.status ?? routeKind?.status ?? pluginRule?.status ?? pluginKind?.status ?? defaults.status,
+    code: defaults.code,
+    message: routeRule?.message ?? routeKind?.message ?? (unique ? routeOwn?.message : undefined) ??
+      pluginRule?.message ?? pluginKind?.message ?? (unique ? pluginOwn.message : undefined),
     fields: typeof fields === 'string' ? [fields] : fields,
-    exposeValues: exposeValues ?? false,
-    exposeConstraint: exposeConstraint ?? false
+    exposeValues: routeRule?.expose?.values ?? routeOwn?.expose?.values ?? pluginRule?.expose?.values ?? pluginOwn.expose?.values ?? false,
+    exposeConstraint: routeRule?.expose?.constraint ?? routeOwn?.expose?.constraint ?? pluginRule?.expose?.constraint ?? pluginOwn.expose?.constraint ?? false,
+    type: routeRule?.type ?? routeKind?.type ?? pluginRule?.type ?? pluginKind?.type ?? 'about:blank',
+    retryAfter: kind === 'serialization' ? routeKind?.retryAfter ?? pluginKind?.retryAfter ?? DEFAULT_RETRY_AFTER : undefined
   }
 }

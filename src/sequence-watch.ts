@@ -19,6 +19,9 @@ interface Entry {
   result: Promise<SequenceCheck | undefined>
   /** No sequence fills the column: remembered for good, never checked again. */
   noSequence: boolean
+  /** Whether `result` has settled, and to what: read without waiting. */
+  settled: boolean
+  check: SequenceCheck | undefined
 }
 
 /**
@@ -34,29 +37,40 @@ export class SequenceWatch {
 
   constructor (private readonly db: Queryable, private readonly options: SequenceWatchOptions) {}
 
-  /** The check of the conflict's column when its sequence's next value collides; `undefined` otherwise (or when unknown in time). */
-  async colliding (conflict: Conflict): Promise<SequenceCheck | undefined> {
+  /**
+   * The check of the conflict's column when its sequence's next value collides; `undefined`
+   * otherwise (or when unknown in time). Answered at once, without a promise, when the last check
+   * is recent and done: the steady state, where conflicts cost no wait.
+   */
+  colliding (conflict: Conflict): SequenceCheck | undefined | Promise<SequenceCheck | undefined> {
     const { schema, table, columns } = conflict
     if (schema === undefined || table === undefined || columns.length !== 1) return undefined
-    const target = { schema, table, column: columns[0] as string }
-    const key = `${schema}\u0000${table}\u0000${target.column}`
+    const column = columns[0] as string
+    const key = `${schema}\u0000${table}\u0000${column}`
     let entry = this.checks.get(key)
-    if (entry?.noSequence === true) return undefined // known for good: no wait at all
+    if (entry?.noSequence === true) return undefined // known for good
     if (entry === undefined || performance.now() - entry.at >= this.options.interval) {
-      if (this.checks.size >= MAX_COLUMNS) this.checks.clear()
-      const fresh: Entry = { at: performance.now(), noSequence: false, result: Promise.resolve(undefined) }
-      fresh.result = checkSequence(this.db, target).then((check) => {
-        fresh.noSequence = check === undefined
-        return check
-      }, (error: unknown) => {
-        this.options.onError(error) // checked again after the interval
-        return undefined
-      })
-      this.checks.set(key, fresh)
-      entry = fresh
+      entry = this.check(key, { schema, table, column })
     }
-    const check = await within(entry.result, this.options.timeout)
-    return check?.collides === true ? check : undefined
+    if (entry.settled) return collides(entry.check)
+    return within(entry.result, this.options.timeout).then(collides)
+  }
+
+  private check (key: string, target: { schema: string, table: string, column: string }): Entry {
+    if (this.checks.size >= MAX_COLUMNS) this.checks.clear()
+    const entry: Entry = { at: performance.now(), noSequence: false, settled: false, check: undefined, result: Promise.resolve(undefined) }
+    entry.result = checkSequence(this.db, target).then((check) => {
+      entry.noSequence = check === undefined
+      entry.check = check
+      entry.settled = true
+      return check
+    }, (error: unknown) => {
+      this.options.onError(error) // checked again after the interval
+      entry.settled = true
+      return undefined
+    })
+    this.checks.set(key, entry)
+    return entry
   }
 
   /**
@@ -77,6 +91,10 @@ export class SequenceWatch {
     this.repairs.set(key, repair)
     return { moved: await repair }
   }
+}
+
+function collides (check: SequenceCheck | undefined): SequenceCheck | undefined {
+  return check?.collides === true ? check : undefined
 }
 
 function within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {

@@ -1,0 +1,38 @@
+import type { FastifySchema } from 'fastify'
+import type { ConflictEngine } from './engine.js'
+import type { ResponseFormat } from './respond.js'
+import { answers, resolveSettings, type Level } from './rules.js'
+import { INTEGRITY_KINDS } from './recognise.js'
+import { errorBodySchema, problemBodySchema } from './schemas.js'
+import { STATUS_CODES } from 'node:http'
+
+/**
+ * The `openapi` option: a route with `config.conflict` gets the JSON Schemas of the answers it can
+ * give in its `response`, so that `@fastify/swagger` documents them. A new schema object each
+ * time (never one shared with another route), and a status the route declares itself, or covers
+ * with `4xx`/`5xx`, is left as the route has it.
+ */
+export function withResponseSchemas (schema: FastifySchema | undefined, format: ResponseFormat<never> | undefined, statuses: readonly number[]): FastifySchema | undefined {
+  if (typeof format === 'function') return schema // a body of the application's making: its schema is the application's
+  const response = (schema?.response ?? {}) as Record<string, unknown>
+  const added: Record<string, unknown> = {}
+  for (const status of statuses) {
+    if (String(status) in response || `${String(status).charAt(0)}xx` in response) continue
+    const description = STATUS_CODES[status] ?? 'Error'
+    added[status] = format === 'problem'
+      ? { description, content: { 'application/problem+json': { schema: problemBodySchema() } } }
+      : { description, ...errorBodySchema() }
+  }
+  if (Object.keys(added).length === 0) return schema
+  return { ...schema, response: { ...response, ...added } }
+}
+
+/** The statuses of the answers a route can give: each kind it answers, and each status a constraint rule sets. */
+export function answeredStatuses (engine: ConflictEngine, route: Level): number[] {
+  const statuses = new Set<number>()
+  for (const kind of INTEGRITY_KINDS) {
+    if (answers(kind, route, engine.plugin)) statuses.add(resolveSettings(kind, [], route, engine.plugin).status)
+  }
+  for (const rule of [...route.rules.rules, ...engine.plugin.rules.rules]) if (rule.status !== undefined) statuses.add(rule.status)
+  return [...statuses].sort((a, b) => a - b)
+}

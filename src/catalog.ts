@@ -22,6 +22,9 @@ export interface UniqueIndex {
   name: string
   table: string
   keys: IndexKey[]
+  /** Each key's `definition`, and whether it is `commaFree`: kept apart so that describing a conflict builds neither. */
+  definitions: string[]
+  commaFree: boolean[]
   /** The key columns, in index order, without repeats. */
   columns: string[]
   /** For a partition's index: the index of the partitioned table it belongs to, at the top of the tree. */
@@ -89,6 +92,8 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         name: row.name,
         table: row.table,
         keys: [],
+        definitions: [],
+        commaFree: [],
         columns: [],
         // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
         parent: row.parent_name === null
@@ -99,7 +104,15 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
     }
     const key = toKey(row)
     current.keys.push(key)
+    current.definitions.push(key.definition)
+    current.commaFree.push(key.commaFree)
     for (const column of key.columns) if (!current.columns.includes(column)) current.columns.push(column)
+  }
+  // Descriptions share these arrays rather than copy them per conflict: frozen, so that no one can change the catalog through one.
+  for (const index of indexes) {
+    Object.freeze(index.definitions)
+    Object.freeze(index.commaFree)
+    Object.freeze(index.columns)
   }
   return indexes
 }
@@ -186,13 +199,15 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
  * only when one schema has an index of that name.
  */
 export class IndexCatalog {
-  private readonly bySchemaAndName = new Map<string, UniqueIndex>()
+  private readonly bySchema = new Map<string, Map<string, UniqueIndex>>() // no key string built per lookup
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
-      this.bySchemaAndName.set(qualified(index.schema, index.name), index)
+      let inSchema = this.bySchema.get(index.schema)
+      if (inSchema === undefined) this.bySchema.set(index.schema, inSchema = new Map())
+      inSchema.set(index.name, index)
       this.byName.set(index.name, this.byName.has(index.name) ? null : index)
     }
     for (const constraint of constraints) {
@@ -209,7 +224,7 @@ export class IndexCatalog {
   }
 
   find (name: string, schema: string | undefined): UniqueIndex | undefined {
-    if (schema !== undefined) return this.bySchemaAndName.get(qualified(schema, name))
+    if (schema !== undefined) return this.bySchema.get(schema)?.get(name)
     return this.byName.get(name) ?? undefined
   }
 
@@ -221,9 +236,6 @@ export class IndexCatalog {
   }
 }
 
-function qualified (schema: string, name: string): string {
-  return `${schema}\u0000${name}`
-}
 
 function constraintKey (schema: string | undefined, table: string, name: string): string {
   return `${schema ?? ''}\u0000${table}\u0000${name}`

@@ -50,7 +50,7 @@ export interface Found {
  */
 export function indexMatchesDetail (index: UniqueIndex, detail: KeyDetail | undefined): boolean {
   return detail === undefined ||
-    (detail.keys.length === index.keys.length && index.keys.every((key, i) => key.definition === detail.keys[i]))
+    (detail.keys.length === index.definitions.length && index.definitions.every((key, i) => key === detail.keys[i]))
 }
 
 /**
@@ -68,7 +68,7 @@ export function describeConflict (
   kind: 'unique' | 'exclusion' = 'unique'
 ): Conflict {
   const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
-  const keys = index?.keys.map((key) => key.definition) ?? detail?.keys ?? []
+  const keys = index?.definitions ?? detail?.keys ?? []
   const columns = index?.columns ?? [...new Set(detail?.keyColumns.flat())]
   return {
     kind,
@@ -79,7 +79,7 @@ export function describeConflict (
     fields: fieldsOf(columns, naming),
     keys,
     // An exclusion violation's DETAIL shows two keys; its values are not the client's to see.
-    values: detail === undefined || kind !== 'unique' ? undefined : splitValues(detail.valuesText, keys.length, index?.keys.map((key) => key.commaFree)),
+    values: detail === undefined || kind !== 'unique' ? undefined : splitValues(detail.valuesText, keys.length, index?.commaFree),
     error
   }
 }

@@ -44,25 +44,36 @@ const SQLSTATE = /^[0-9A-Z]{5}$/
  * library's five-letter code is not taken for one. Never throws, even on hostile getters.
  */
 export function findPgError (thrown: unknown): PgErrorFields | undefined {
-  return search(thrown, 0, new Set())
+  return search(thrown, 0, undefined)
 }
 
-function search (value: unknown, depth: number, seen: Set<object>): PgErrorFields | undefined {
-  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH || seen.has(value) || seen.size >= MAX_VISITS) return undefined
-  seen.add(value)
-  const fields = attempt(() => read(value as Record<string, unknown>))
+/** `seen` is made only when the search goes past the thrown value itself: a bare error costs no set. */
+function search (value: unknown, depth: number, seen: Set<object> | undefined): PgErrorFields | undefined {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return undefined
+  if (seen !== undefined && (seen.has(value) || seen.size >= MAX_VISITS)) return undefined
+  const fields = readSafely(value as Record<string, unknown>)
   if (fields !== undefined) return fields
+  const visited = seen ?? new Set()
+  visited.add(value)
   for (const key of WRAPPED) {
-    const found = search(attempt(() => (value as Record<string, unknown>)[key]), depth + 1, seen)
+    const found = search(property(value as Record<string, unknown>, key), depth + 1, visited)
     if (found !== undefined) return found
   }
   return undefined
 }
 
-/** A property read that may throw (a getter, a Proxy) counts as nothing there. */
-function attempt<T> (get: () => T): T | undefined {
+/** A read that throws (a getter, a Proxy) counts as nothing there. */
+function readSafely (value: Record<string, unknown>): PgErrorFields | undefined {
   try {
-    return get()
+    return read(value)
+  } catch {
+    return undefined
+  }
+}
+
+function property (value: Record<string, unknown>, key: string): unknown {
+  try {
+    return value[key]
   } catch {
     return undefined
   }

@@ -451,6 +451,8 @@ t.test('2. pure properties', async (t) => {
       name: 'k',
       table: 't',
       keys: keys.map((key) => ({ definition: key.key.printed, columns: key.key.columns, commaFree: key.commaFree })),
+      definitions: keys.map((key) => key.key.printed),
+      commaFree,
       columns: [...new Set(keys.flatMap((key) => key.key.columns))],
       parent: undefined
     }

@@ -28,7 +28,7 @@ export {
   isConflictError, isIntegrityError, defaultMessage, pointerTo, CONFLICT_CODE,
   type ConflictBody, type ProblemBody, type ConflictError, type IntegrityError, type AnswerParts, type ResponseFormat, type Answer
 } from './respond.js'
-export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema } from './schemas.js'
+export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './schemas.js'
 export { KIND_DEFAULTS, DEFAULT_RETRY_AFTER } from './kinds.js'
 
 /** `org_id` → `orgId`: a `fieldName` for APIs in camelCase over snake_case tables. */

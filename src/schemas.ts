@@ -6,51 +6,51 @@ import { CONFLICT_CODE } from './respond.js'
  * one that a later change to one route would change for all.
  */
 
+export interface BodySchemaOptions {
+  /**
+   * For a status the route's other answers share (what the `openapi` option adds): nothing
+   * required and any other property allowed, so that a 409 the route throws or sends itself is
+   * serialized as it would be without the schema. Default `false`: the plugin's body, with the
+   * properties it always has required.
+   */
+  open?: boolean
+}
+
 const exposed = {
   constraint: { type: 'string' },
   table: { type: 'string' },
   values: { type: 'object', additionalProperties: { type: 'string' } }
 } as const
 
-/** The default body, any status. */
-export function errorBodySchema (): Record<string, unknown> {
-  return {
-    type: 'object',
-    required: ['statusCode', 'code', 'error', 'message', 'fields'],
-    properties: {
-      statusCode: { type: 'integer' },
-      code: { type: 'string' },
-      error: { type: 'string' },
-      message: { type: 'string' },
-      fields: { type: 'array', items: { type: 'string' } },
-      ...structuredClone(exposed)
-    }
-  }
+function object (properties: Record<string, unknown>, required: string[], open: boolean): Record<string, unknown> {
+  return open ? { type: 'object', properties, additionalProperties: true } : { type: 'object', required, properties }
 }
 
-/** The RFC 9457 Problem Details body. */
-export function problemBodySchema (): Record<string, unknown> {
-  return {
-    type: 'object',
-    required: ['type', 'title', 'status', 'detail', 'code', 'errors'],
-    properties: {
-      type: { type: 'string' },
-      title: { type: 'string' },
-      status: { type: 'integer' },
-      detail: { type: 'string' },
-      instance: { type: 'string' },
-      code: { type: 'string' },
-      errors: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['detail', 'pointer', 'field'],
-          properties: { detail: { type: 'string' }, pointer: { type: 'string' }, field: { type: 'string' } }
-        }
-      },
-      ...structuredClone(exposed)
-    }
-  }
+/** The default body, any status. */
+export function errorBodySchema ({ open = false }: BodySchemaOptions = {}): Record<string, unknown> {
+  return object({
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    fields: { type: 'array', items: { type: 'string' } },
+    ...structuredClone(exposed)
+  }, ['statusCode', 'code', 'error', 'message', 'fields'], open)
+}
+
+/** The RFC 9457 Problem Details body (its properties in the order they are sent). */
+export function problemBodySchema ({ open = false }: BodySchemaOptions = {}): Record<string, unknown> {
+  const error = object({ detail: { type: 'string' }, pointer: { type: 'string' }, field: { type: 'string' } }, ['detail', 'pointer', 'field'], open)
+  return object({
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    errors: { type: 'array', items: error },
+    instance: { type: 'string' },
+    ...structuredClone(exposed)
+  }, ['type', 'title', 'status', 'detail', 'code', 'errors'], open)
 }
 
 /** JSON Schema of the 409 body of a unique violation, for a route's `response: { 409: conflictResponseSchema }`. */

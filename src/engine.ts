@@ -55,6 +55,8 @@ export class ConflictEngine {
   sequences: SequenceWatch | undefined
   /** Every rule, for the check against the catalog at its first read. */
   private readonly configured = new Set<ConstraintRule>()
+  /** The catalog as last read: rules of levels made after the first read are checked against it. */
+  private lastCatalog: IndexCatalog | undefined
 
   constructor (options: LevelOptions, log: Log) {
     this.plugin = this.level(options, '', log)
@@ -63,28 +65,31 @@ export class ConflictEngine {
   /** Compiles a level's settings, and warns now of a constraint name PostgreSQL would cut. */
   level (options: LevelOptions, where: string, log: Log): Level {
     const { constraints = [], fieldName, errors = {}, message, fields, expose } = options
+    const added: ConstraintRule[] = []
     for (const rule of constraints) {
       if (this.configured.has(rule)) continue // the HEAD route Fastify copies from a GET has the same rules
       this.configured.add(rule)
+      added.push(rule)
       for (const name of overlongNames([rule])) {
         log.warn(`fastify-pg-conflict: ${where}constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
       }
     }
+    // A level made after the first read (an Express route first used later) is checked now.
+    if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added)
     return { rules: new RuleSet(constraints), settings: { message, fields, expose }, errors, fieldName }
   }
 
   /** Starts reading the catalog of `db` (and checking id sequences there); waits for the first read at most `timeout`. */
   async connect (db: Queryable, options: ConnectOptions): Promise<void> {
     const { log } = options
-    let checked = false
     this.cache = new CatalogCache(db, {
       schemas: options.schemas,
       minRefreshInterval: options.minRefreshInterval,
       timeout: options.timeout,
       onRead: (catalog) => {
-        if (checked) return
-        checked = true
-        this.warnUnmatched(catalog, log)
+        const first = this.lastCatalog === undefined
+        this.lastCatalog = catalog
+        if (first) this.warnUnmatched(catalog, log, this.configured)
       },
       onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
@@ -149,9 +154,9 @@ export class ConflictEngine {
   }
 
   /** Warns of configured constraints that no index or constraint in the database answers to: typos, renamed or cut names. */
-  private warnUnmatched (catalog: IndexCatalog, log: Log): void {
+  private warnUnmatched (catalog: IndexCatalog, log: Log, rules: Iterable<ConstraintRule>): void {
     const names = [...catalog.names()]
-    for (const rule of this.configured) {
+    for (const rule of rules) {
       if (!names.some(matcher(rule))) {
         log.warn(`fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint ${String(rule.constraint)}${rule.match === undefined || rule.match === 'exact' ? '' : ` (${rule.match})`}`)
       }

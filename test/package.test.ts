@@ -277,6 +277,31 @@ main().catch((err) => { console.error(err); process.exit(1) })
 // TypeScript. Consumers compile with module/moduleResolution nodenext, strict, and without
 // skipLibCheck, so the packed declarations are checked too.
 
+t.test('the Express entry: import and require of fastify-pg-conflict/express', async (t) => {
+  await writeFile(join(consumer, 'express.mjs'), `
+import { pgConflict, conflictConfig } from '${NAME}/express'
+const mw = pgConflict({ catalog: false })
+console.log(JSON.stringify({ resolved: import.meta.resolve('${NAME}/express'), arity: mw.length, config: typeof conflictConfig({ fields: 'email' }) }))
+`)
+  await writeFile(join(consumer, 'express.cjs'), `
+const { pgConflict } = require('${NAME}/express')
+console.log(JSON.stringify({ resolved: require.resolve('${NAME}/express'), arity: pgConflict({ catalog: false }).length, fastifyLoaded: Object.keys(require.cache).some((f) => f.includes('/fastify/')) }))
+`)
+  const esm = await run(process.execPath, ['express.mjs'], consumer)
+  t.equal(esm.code, 0, 'imports', { output: describeRun(esm) })
+  const cjs = await run(process.execPath, ['express.cjs'], consumer)
+  t.equal(cjs.code, 0, 'requires', { output: describeRun(cjs) })
+  if (esm.code !== 0 || cjs.code !== 0) return
+  const imported = report<{ resolved: string, arity: number, config: string }>(esm)
+  const required = report<{ resolved: string, arity: number, fastifyLoaded: boolean }>(cjs)
+  t.equal(imported.resolved, pathToFileURL(join(installed, 'dist', 'esm', 'express.js')).href, 'import resolves to dist/esm/express.js')
+  t.equal(required.resolved, join(installed, 'dist', 'cjs', 'express.js'), 'require resolves to dist/cjs/express.js')
+  t.equal(imported.arity, 4, 'an Express error middleware (four parameters)')
+  t.equal(required.arity, 4)
+  t.equal(imported.config, 'function', 'conflictConfig makes a route middleware')
+  t.equal(required.fastifyLoaded, false, 'the Express entry does not load Fastify')
+})
+
 const tsOptions = {
   target: 'ES2022',
   module: 'nodenext',

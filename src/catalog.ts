@@ -212,14 +212,15 @@ export class IndexCatalog {
     }
     for (const constraint of constraints) {
       // Also by table and name alone, for an error that lost its schema.
-      for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name)]) {
+      // Also by name alone, for an error that gives neither (Prisma's foreign keys); answers when the name is unique.
+      for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name), constraintKey(undefined, undefined, constraint.name)]) {
         this.constraints.set(key, this.constraints.has(key) ? null : constraint)
       }
     }
   }
 
-  /** The foreign key or check constraint `name` on `table` (in `schema`, when the error gives it). */
-  findConstraint (name: string, table: string, schema: string | undefined): TableConstraint | undefined {
+  /** The foreign key or check constraint `name` on `table` (in `schema`), as far as the error tells them. */
+  findConstraint (name: string, table: string | undefined, schema: string | undefined): TableConstraint | undefined {
     return this.constraints.get(constraintKey(schema, table, name)) ?? undefined
   }
 
@@ -237,6 +238,6 @@ export class IndexCatalog {
 }
 
 
-function constraintKey (schema: string | undefined, table: string, name: string): string {
-  return `${schema ?? ''}\u0000${table}\u0000${name}`
+function constraintKey (schema: string | undefined, table: string | undefined, name: string): string {
+  return `${schema ?? ''}\u0000${table ?? ''}\u0000${name}`
 }

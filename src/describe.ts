@@ -69,7 +69,8 @@ export function describeConflict (
 ): Conflict {
   const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
   const keys = index?.definitions ?? detail?.keys ?? []
-  const columns = index?.columns ?? [...new Set(detail?.keyColumns.flat())]
+  // Without catalog or DETAIL, the columns a wrapper named (Prisma).
+  const columns = index?.columns ?? (detail === undefined && error.columns !== undefined ? [...error.columns] : [...new Set(detail?.keyColumns.flat())])
   return {
     kind,
     constraint: index?.parent?.name ?? index?.name ?? error.constraint,
@@ -164,9 +165,17 @@ function namesWord (text: string, name: string): boolean {
   return false
 }
 
-/** A character of an unquoted identifier (NaN, past either end, is none). */
+/** Letters, digits and combining marks beyond ASCII: what an unquoted identifier may hold there. */
+const WORD_BEYOND_ASCII = /[\p{L}\p{N}\p{M}]/u
+
+/**
+ * A character of an unquoted identifier (NaN, past either end, is none). Beyond ASCII only letters,
+ * digits and marks count: translations quote names with `»…«` (German), `« … »` (French), `「…」`,
+ * which must not be taken for part of the name.
+ */
 function isWordChar (c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24 || c > 0x7f
+  if (c <= 0x7f) return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24
+  return WORD_BEYOND_ASCII.test(String.fromCharCode(c))
 }
 
 function detailColumns (detail: KeyDetail | undefined): string[] {

@@ -176,8 +176,8 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
     const index = catalog.find(name, error.schema)
     return index !== undefined && indexMatchesDetail(index, detail) ? { index } : undefined
   }
-  // A domain's check names no table: nothing to find.
-  const constraint = error.table === undefined ? undefined : catalog.findConstraint(name, error.table, error.schema)
+  // A domain's check names no table, and is not in this catalog: nothing found.
+  const constraint = catalog.findConstraint(name, error.table, error.schema)
   return constraint === undefined ? undefined : { constraint }
 }
 

@@ -22,6 +22,8 @@ export interface PgErrorFields {
   dataType?: string | undefined
   /** PostgreSQL's HINT, which tells a 21000 from ON CONFLICT or MERGE from other 21000s. */
   hint?: string | undefined
+  /** Columns a wrapper named in place of the constraint (Prisma's `constraint: { fields }`), when the error has no DETAIL. */
+  columns?: string[] | undefined
   /** The error object the fields were read from. */
   error: object
 }
@@ -32,8 +34,11 @@ const MAX_DEPTH = 8
 /** How many objects to look at in all, whatever the wrappers (a hostile object could branch at every level). */
 const MAX_VISITS = 32
 
-/** Properties on which libraries keep the error they wrap, in the order they are tried. */
-const WRAPPED = ['cause', 'driverError', 'parent', 'original'] as const
+/**
+ * Properties on which libraries keep the error they wrap, in the order they are tried. Prisma
+ * keeps its driver adapter's summary at `meta.driverAdapterError.cause`.
+ */
+const WRAPPED = ['cause', 'driverError', 'parent', 'original', 'meta', 'driverAdapterError'] as const
 
 const SQLSTATE = /^[0-9A-Z]{5}$/
 
@@ -80,20 +85,31 @@ function property (value: Record<string, unknown>, key: string): unknown {
 }
 
 function read (e: Record<string, unknown>): PgErrorFields | undefined {
-  const code = e.code
-  if (typeof code !== 'string' || !SQLSTATE.test(code)) return undefined
-  // node-postgres names first, then postgres.js's.
+  const code = sqlstate(e.code) ?? sqlstate(e.originalCode)
+  if (code === undefined) return undefined
+  // node-postgres names first, then postgres.js's, then Prisma's driver adapter summary
+  // (`{ originalCode, originalMessage, kind, constraint: { index } | { fields }, table }`).
   const detail = text(e.detail)
-  const constraint = text(e.constraint) ?? text(e.constraint_name)
+  const prisma = e.originalCode === code && typeof e.kind === 'string'
+  const constraint = text(e.constraint) ?? text(e.constraint_name) ?? (prisma ? text((e.constraint as { index?: unknown } | undefined)?.index) : undefined)
   const schema = text(e.schema) ?? text(e.schema_name)
   const table = text(e.table) ?? text(e.table_name)
   const column = text(e.column) ?? text(e.column_name)
   const dataType = text(e.dataType) ?? text(e.data_type_name)
   const severity = text(e.severity)
   // A SQLSTATE-looking code alone is not enough: PostgreSQL errors always carry a severity, and
-  // integrity errors their detail or their constraint.
-  if (severity === undefined && detail === undefined && constraint === undefined) return undefined
-  return { code, message: text(e.message) ?? '', detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
+  // integrity errors their detail or their constraint; Prisma's summary says what kind it is.
+  if (severity === undefined && detail === undefined && constraint === undefined && !prisma) return undefined
+  const fields: PgErrorFields = { code, message: text(e.message) ?? text(e.originalMessage) ?? '', detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
+  if (prisma) {
+    const columns = (e.constraint as { fields?: unknown } | undefined)?.fields
+    if (Array.isArray(columns) && columns.every((c) => typeof c === 'string')) fields.columns = columns as string[]
+  }
+  return fields
+}
+
+function sqlstate (value: unknown): string | undefined {
+  return typeof value === 'string' && SQLSTATE.test(value) ? value : undefined
 }
 
 function text (value: unknown): string | undefined {

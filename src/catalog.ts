@@ -131,6 +131,8 @@ export interface TableConstraint {
   schema: string
   /** The constraint's name, unique on its table (not in its schema). */
   name: string
+  /** For a partition's clone of a foreign key: the name of the constraint declared on the partitioned table. */
+  rootName: string | undefined
   /** The table it is declared on (for a foreign key, the referencing table). */
   table: string
   /** For a partition's constraint: the partitioned table at the top of the tree. */
@@ -138,7 +140,7 @@ export interface TableConstraint {
   type: 'foreignKey' | 'check'
   /** The constraint's columns (`conkey`): a foreign key's referencing columns, the columns a check uses. */
   columns: string[]
-  /** A foreign key's referenced table and columns (`confkey`). */
+  /** A foreign key's referenced table (at the top of its partition tree) and columns (`confkey`). */
   references: { schema: string, table: string, columns: string[] } | undefined
 }
 
@@ -148,19 +150,29 @@ export interface TableConstraint {
  * side the statement touched); the columns are only here.
  */
 export const CONSTRAINTS_SQL = `
-SELECT n.nspname AS schema, c.conname AS name, t.relname AS "table", root.relname AS root_table,
+WITH RECURSIVE tops AS (
+  -- A foreign key on or to a partitioned table is cloned per partition (conparentid): each clone
+  -- answers to the constraint at the top, which is the one the schema declares.
+  SELECT oid, oid AS top FROM pg_constraint WHERE conparentid = 0 AND contype IN ('f', 'c')
+  UNION ALL
+  SELECT c.oid, tops.top FROM pg_constraint c JOIN tops ON c.conparentid = tops.oid
+)
+SELECT n.nspname AS schema, c.conname AS name, top.conname AS root_name, t.relname AS "table", root.relname AS root_table,
        c.contype AS type,
        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
-       fn.nspname AS ref_schema, ft.relname AS ref_table,
+       fn.nspname AS ref_schema, COALESCE(froot.relname, ft.relname) AS ref_table,
        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns
 FROM pg_constraint c
+JOIN tops ON tops.oid = c.oid
+JOIN pg_constraint top ON top.oid = tops.top
 JOIN pg_class t ON t.oid = c.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 LEFT JOIN pg_class root ON root.oid = pg_partition_root(c.conrelid) AND root.oid <> c.conrelid
 LEFT JOIN pg_class ft ON ft.oid = c.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = ft.relnamespace
+LEFT JOIN pg_class froot ON froot.oid = pg_partition_root(c.confrelid) AND froot.oid <> c.confrelid
 WHERE c.contype IN ('f', 'c')
   AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))`
@@ -168,6 +180,7 @@ WHERE c.contype IN ('f', 'c')
 interface ConstraintRow {
   schema: string
   name: string
+  root_name: string
   table: string
   root_table: string | null
   type: 'f' | 'c'
@@ -183,6 +196,7 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
   return (rows as ConstraintRow[]).map((row) => ({
     schema: row.schema,
     name: row.name,
+    rootName: row.root_name === row.name ? undefined : row.root_name,
     table: row.table,
     rootTable: row.root_table ?? undefined,
     type: row.type === 'f' ? 'foreignKey' : 'check',

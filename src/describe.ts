@@ -114,7 +114,7 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
   const columns = (referenced ? references?.columns : constraint?.columns) ?? detailColumns(detail)
   return {
     kind: referenced ? 'referenced' : 'foreignKey',
-    constraint: error.constraint,
+    constraint: constraint?.rootName ?? error.constraint,
     schema: referenced ? references?.schema ?? error.schema : error.schema,
     // The error's table is the referencing one either way; a delete was on the referenced one.
     table: referenced ? references?.table : constraint?.rootTable ?? error.table,

@@ -125,7 +125,7 @@ export class ConflictEngine {
   private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyDetail | undefined, route: Level | undefined, log: Log): Understood | undefined {
     const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail) ? 'referenced' : coarse
     if (!answers(kind, route, this.plugin)) return undefined
-    const parent = found.index?.parent?.name
+    const parent = found.index?.parent?.name ?? found.constraint?.rootName
     const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin)
     const fieldName = route?.fieldName ?? this.plugin.fieldName
     const conflict = describeIntegrityError(error, kind, found, {
@@ -176,7 +176,8 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
     const index = catalog.find(name, error.schema)
     return index !== undefined && indexMatchesDetail(index, detail) ? { index } : undefined
   }
-  // A domain's check names no table, and is not in this catalog: nothing found.
+  // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
+  if (kind === 'check' && error.table === undefined) return {}
   const constraint = catalog.findConstraint(name, error.table, error.schema)
   return constraint === undefined ? undefined : { constraint }
 }

@@ -199,6 +199,8 @@ export interface IntegrityError extends Error {
   fields: string[]
   readonly conflict: Conflict
   readonly body: unknown
+  /** `{ 'retry-after': '1' }` for a serialization failure or deadlock; Fastify sets it when the error is sent on (`reply.send(error)`, a throw). */
+  headers?: Record<string, string>
 }
 
 /** The error for a unique violation. */
@@ -215,6 +217,9 @@ export function integrityError (conflict: Conflict, answer: Answer, settings: Re
   const error = new Base(answer.message, { cause: conflict.error.error }) as unknown as IntegrityError
   error.statusCode = answer.status
   error.fields = conflict.fields
+  // Only Retry-After: a handler that sends the error on gets Fastify's body, not this format's content type.
+  const retryAfter = answer.headers['retry-after']
+  if (retryAfter !== undefined) error.headers = { 'retry-after': retryAfter }
   Object.defineProperty(error, 'conflict', { value: conflict })
   Object.defineProperty(error, 'body', { value: answer.body })
   return error

@@ -1,5 +1,6 @@
 import type { TableConstraint, UniqueIndex } from './catalog.js'
-import { parseKeyDetail, splitValues, type KeyDetail } from './detail.js'
+import { dialectOf } from './dialects.js'
+import { keyValues, parseKeyDetail, type KeyDetail } from './detail.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'
 import { identifierName } from './sql-text.js'
 
@@ -64,7 +65,7 @@ export function describeConflict (
   error: PgErrorFields,
   found: UniqueIndex | undefined,
   naming: FieldNaming,
-  detail: KeyDetail | undefined = parseKeyDetail(error.detail),
+  detail: KeyDetail | undefined = parseKeyDetail(error.detail, dialectOf(error)),
   kind: 'unique' | 'exclusion' = 'unique'
 ): Conflict {
   const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
@@ -80,7 +81,7 @@ export function describeConflict (
     fields: fieldsOf(columns, naming),
     keys,
     // An exclusion violation's DETAIL shows two keys; its values are not the client's to see.
-    values: detail === undefined || kind !== 'unique' ? undefined : splitValues(detail.valuesText, keys.length, index?.commaFree),
+    values: detail === undefined || kind !== 'unique' ? undefined : keyValues(detail, keys.length, index?.commaFree),
     error
   }
 }
@@ -91,8 +92,8 @@ export function describeConflict (
  * their errors name no column; a not-null violation by its `column`.
  */
 export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyDetail): Conflict {
-  if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? parseKeyDetail(error.detail), kind)
-  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? parseKeyDetail(error.detail))
+  if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? parseKeyDetail(error.detail, dialectOf(error)), kind)
+  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? parseKeyDetail(error.detail, dialectOf(error)))
   const constraint = kind === 'check' ? found.constraint : undefined
   const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []
   return {

@@ -1,6 +1,7 @@
 import { CatalogCache } from './catalog-cache.js'
 import type { IndexCatalog, Queryable } from './catalog.js'
 import { parseKeyDetail, type KeyDetail } from './detail.js'
+import { citusShard, dialectOf } from './dialects.js'
 import { describeIntegrityError, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from './describe.js'
 import { KIND_DEFAULTS } from './kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
@@ -112,14 +113,23 @@ export class ConflictEngine {
    * is not answered here. Without a promise when the catalog has what it needs.
    */
   understand (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
-    const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? parseKeyDetail(error.detail) : undefined
+    const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? parseKeyDetail(error.detail, dialectOf(error)) : undefined
     const cache = this.cache
-    if (cache === undefined || error.constraint === undefined || !lookedUp(kind)) return this.settle(error, kind, {}, detail, route, log)
-    const found = find(cache.catalog, error, kind, detail)
-    if (found !== undefined) return this.settle(error, kind, found, detail, route, log)
-    const key = `${kind}\u0000${error.schema ?? ''}\u0000${error.table ?? ''}\u0000${error.constraint}`
-    return cache.findAfterRefresh(key, (catalog) => find(catalog, error, kind, detail))
-      .then((fresh) => this.settle(error, kind, fresh ?? {}, detail, route, log))
+    if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
+    if (error.constraint !== undefined) {
+      const found = find(cache.catalog, error, kind, detail)
+      if (found !== undefined) return this.settle(error, kind, found, detail, route, log)
+    }
+    // Not in the catalog as sent: a Citus shard's names are looked up as its distributed table's.
+    const named = asDistributed(error)
+    if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
+    if (named !== error) {
+      const found = find(cache.catalog, named, kind, detail)
+      if (found !== undefined) return this.settle(named, kind, found, detail, route, log)
+    }
+    const key = `${kind}\u0000${named.schema ?? ''}\u0000${named.table ?? ''}\u0000${named.constraint}`
+    return cache.findAfterRefresh(key, (catalog) => find(catalog, named, kind, detail))
+      .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
   }
 
   private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyDetail | undefined, route: Level | undefined, log: Log): Understood | undefined {
@@ -162,6 +172,13 @@ export class ConflictEngine {
       }
     }
   }
+}
+
+/** The error with a Citus shard's constraint and table named as the distributed table's (the error itself otherwise). */
+function asDistributed (error: PgErrorFields): PgErrorFields {
+  const shard = citusShard(error)
+  if (shard === undefined) return error
+  return { ...error, constraint: shard.constraint ?? error.constraint, table: shard.table ?? error.table }
 }
 
 /** Whether the catalog says anything of this kind's constraint. */

@@ -1,3 +1,5 @@
+import { uniqueConstraintFromMessage } from './dialects.js'
+
 /**
  * Step one of the data path: is this thrown value a PostgreSQL error, under whatever wrapper?
  *
@@ -91,7 +93,10 @@ function read (e: Record<string, unknown>): PgErrorFields | undefined {
   // (`{ originalCode, originalMessage, kind, constraint: { index } | { fields }, table }`).
   const detail = text(e.detail)
   const prisma = e.originalCode === code && typeof e.kind === 'string'
-  const constraint = text(e.constraint) ?? text(e.constraint_name) ?? (prisma ? text((e.constraint as { index?: unknown } | undefined)?.index) : undefined)
+  const message = text(e.message) ?? text(e.originalMessage) ?? ''
+  // YugabyteDB (and a Citus coordinator relaying a worker's error) name a unique violation's index only in the message.
+  const constraint = text(e.constraint) ?? text(e.constraint_name) ?? (prisma ? text((e.constraint as { index?: unknown } | undefined)?.index) : undefined) ??
+    (code === UNIQUE_VIOLATION ? uniqueConstraintFromMessage(message) : undefined)
   const schema = text(e.schema) ?? text(e.schema_name)
   const table = text(e.table) ?? text(e.table_name)
   const column = text(e.column) ?? text(e.column_name)
@@ -100,7 +105,7 @@ function read (e: Record<string, unknown>): PgErrorFields | undefined {
   // A SQLSTATE-looking code alone is not enough: PostgreSQL errors always carry a severity, and
   // integrity errors their detail or their constraint; Prisma's summary says what kind it is.
   if (severity === undefined && detail === undefined && constraint === undefined && !prisma) return undefined
-  const fields: PgErrorFields = { code, message: text(e.message) ?? text(e.originalMessage) ?? '', detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
+  const fields: PgErrorFields = { code, message, detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
   if (prisma) {
     const columns = (e.constraint as { fields?: unknown } | undefined)?.fields
     if (Array.isArray(columns) && columns.every((c) => typeof c === 'string')) fields.columns = columns as string[]

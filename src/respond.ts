@@ -145,7 +145,9 @@ function valuesByField ({ keys, values, columns, fields }: Conflict): Record<str
   const byField: Record<string, string> = Object.create(null) // a column may be named __proto__
   let any = false
   for (let i = 0; i < keys.length; i++) {
-    const column = identifierName(keys[i] as string)
+    // A column name as PostgreSQL prints it (quoted if need be), or bare as CockroachDB prints it.
+    const key = keys[i] as string
+    const column = identifierName(key) ?? (columns.includes(key) ? key : undefined)
     const field = column === undefined ? undefined : fields[columns.indexOf(column)]
     if (field === undefined) continue
     byField[field] = values[i] as string

@@ -1,6 +1,6 @@
 import type { TableConstraint, UniqueIndex } from './catalog.js'
 import { dialectOf } from './dialects.js'
-import { keyValues, parseKeyDetail, type KeyDetail } from './detail.js'
+import { keyColumnsOf, keyValues, scanKeyDetail, type KeyScan } from './detail.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'
 import { identifierName } from './sql-text.js'
 
@@ -49,7 +49,7 @@ export interface Found {
  * same way (`pg_get_indexdef` prints them as DETAIL does). A difference means the index was
  * replaced since the catalog was read. Without DETAIL there is nothing to contradict it.
  */
-export function indexMatchesDetail (index: UniqueIndex, detail: KeyDetail | undefined): boolean {
+export function indexMatchesDetail (index: UniqueIndex, detail: KeyScan | undefined): boolean {
   return detail === undefined ||
     (detail.keys.length === index.definitions.length && index.definitions.every((key, i) => key === detail.keys[i]))
 }
@@ -65,13 +65,13 @@ export function describeConflict (
   error: PgErrorFields,
   found: UniqueIndex | undefined,
   naming: FieldNaming,
-  detail: KeyDetail | undefined = parseKeyDetail(error.detail, dialectOf(error)),
+  detail: KeyScan | undefined = scanKeyDetail(error.detail, dialectOf(error)),
   kind: 'unique' | 'exclusion' = 'unique'
 ): Conflict {
   const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
   const keys = index?.definitions ?? detail?.keys ?? []
   // Without catalog or DETAIL, the columns a wrapper named (Prisma).
-  const columns = index?.columns ?? (detail === undefined && error.columns !== undefined ? [...error.columns] : [...new Set(detail?.keyColumns.flat())])
+  const columns = index?.columns ?? (detail !== undefined ? [...new Set(keyColumnsOf(detail).flat())] : error.columns !== undefined ? [...error.columns] : [])
   return {
     kind,
     constraint: index?.parent?.name ?? index?.name ?? error.constraint,
@@ -91,9 +91,9 @@ export function describeConflict (
  * index (`describeConflict`); a foreign key or check constraint by the catalog's `conkey`, since
  * their errors name no column; a not-null violation by its `column`.
  */
-export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyDetail): Conflict {
-  if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? parseKeyDetail(error.detail, dialectOf(error)), kind)
-  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? parseKeyDetail(error.detail, dialectOf(error)))
+export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyScan): Conflict {
+  if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? scanKeyDetail(error.detail, dialectOf(error)), kind)
+  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? scanKeyDetail(error.detail, dialectOf(error)))
   const constraint = kind === 'check' ? found.constraint : undefined
   const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []
   return {
@@ -109,7 +109,7 @@ export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKin
   }
 }
 
-function describeForeignKey (error: PgErrorFields, constraint: TableConstraint | undefined, naming: FieldNaming, detail: KeyDetail | undefined): Conflict {
+function describeForeignKey (error: PgErrorFields, constraint: TableConstraint | undefined, naming: FieldNaming, detail: KeyScan | undefined): Conflict {
   const referenced = isStillReferenced(error, constraint, detail)
   const references = constraint?.references
   const columns = (referenced ? references?.columns : constraint?.columns) ?? detailColumns(detail)
@@ -134,7 +134,7 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
  * first, the referencing table's for the second) when the catalog says which are which, or by the
  * table it names last. Undecided, it is taken for a missing referenced row.
  */
-export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyDetail | undefined): boolean {
+export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyScan | undefined): boolean {
   const text = error.detail
   if (text !== undefined) {
     if (text.includes(' is still referenced from table ')) return true
@@ -179,7 +179,7 @@ function isWordChar (c: number): boolean {
   return WORD_BEYOND_ASCII.test(String.fromCharCode(c))
 }
 
-function detailColumns (detail: KeyDetail | undefined): string[] {
+function detailColumns (detail: KeyScan | undefined): string[] {
   if (detail === undefined) return []
   const columns: string[] = []
   for (const key of detail.keys) {

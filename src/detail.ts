@@ -18,11 +18,18 @@ export type Dialect = 'postgresql' | 'cockroachdb'
  *   Key (email)=(ada@example.com) already exists.
  *   Schlüssel »(org_id, lower(name))=(7, x)« existiert bereits.
  */
-export interface KeyDetail {
-  /** Each key as PostgreSQL printed it: a column name (possibly quoted) or an expression. */
-  keys: string[]
+export interface KeyDetail extends KeyScan {
   /** The columns each key uses: the column itself, or the columns an expression appears to use. */
   keyColumns: string[][]
+}
+
+/**
+ * The key description without the columns of each key (`keyColumnsOf` gives them): what the data
+ * path reads, since the catalog, when it knows the index, makes them unnecessary.
+ */
+export interface KeyScan {
+  /** Each key as PostgreSQL printed it: a column name (possibly quoted) or an expression. */
+  keys: string[]
   /** The values, as one text: PostgreSQL joins them with `, ` and quotes nothing. */
   valuesText: string
   /** Set when the server prints every value as a SQL literal, so that they can be told apart. */
@@ -52,6 +59,15 @@ const STARTS_TRIED = 3
  * holds; never throws.
  */
 export function parseKeyDetail (detail: unknown, dialect: Dialect = 'postgresql'): KeyDetail | undefined {
+  const scan = scanKeyDetail(detail, dialect)
+  if (scan === undefined) return undefined
+  const { keys, valuesText } = scan
+  if (scan.dialect === undefined) return { keys, keyColumns: keyColumnsOf(scan), valuesText }
+  return { keys, keyColumns: keyColumnsOf(scan), valuesText, dialect: scan.dialect, values: scan.values }
+}
+
+/** `parseKeyDetail` without the columns of each key: the keys and the values only. */
+export function scanKeyDetail (detail: unknown, dialect: Dialect = 'postgresql'): KeyScan | undefined {
   if (typeof detail !== 'string') return undefined
   const cockroach = dialect === 'cockroachdb'
   let start = detail.indexOf('(')
@@ -63,7 +79,12 @@ export function parseKeyDetail (detail: unknown, dialect: Dialect = 'postgresql'
   return undefined
 }
 
-function parseFrom (detail: string, open: number, cockroach: boolean): KeyDetail | undefined {
+/** The columns each key uses: the column itself, or the columns an expression appears to use. */
+export function keyColumnsOf (scan: KeyScan): string[][] {
+  return scan.keys.map(scan.dialect === 'cockroachdb' ? cockroachColumnsOfKey : columnsOfKey)
+}
+
+function parseFrom (detail: string, open: number, cockroach: boolean): KeyScan | undefined {
   const keys: string[] = []
   let depth = 0
   let keyStart = open + 1
@@ -94,13 +115,12 @@ function parseFrom (detail: string, open: number, cockroach: boolean): KeyDetail
   const valuesEnd = detail.lastIndexOf(')')
   if (valuesEnd < i + 3) return undefined
   keys.push(detail.slice(keyStart, i))
-  if (keys.some((key) => key.length === 0)) return undefined
+  for (const key of keys) if (key.length === 0) return undefined
   const valuesText = detail.slice(i + 3, valuesEnd)
-  if (!cockroach) return { keys, keyColumns: keys.map(columnsOfKey), valuesText }
+  if (!cockroach) return { keys, valuesText }
   const values = decodeLiterals(valuesText)
   return {
     keys,
-    keyColumns: keys.map(cockroachColumnsOfKey),
     valuesText,
     dialect: 'cockroachdb',
     values: values?.length === keys.length ? values : undefined
@@ -128,7 +148,7 @@ function cockroachColumnsOfKey (key: string): string[] {
  * (CockroachDB), else PostgreSQL's raw text split by `splitValues` (see there for `commaFree`).
  * `undefined` when they cannot be known for sure.
  */
-export function keyValues (detail: KeyDetail, count: number, commaFree?: readonly boolean[]): string[] | undefined {
+export function keyValues (detail: KeyScan, count: number, commaFree?: readonly boolean[]): string[] | undefined {
   if (detail.dialect === 'cockroachdb') return detail.values?.length === count ? [...detail.values] : undefined
   return splitValues(detail.valuesText, count, commaFree)
 }

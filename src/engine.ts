@@ -1,6 +1,6 @@
 import { CatalogCache } from './catalog-cache.js'
 import type { IndexCatalog, Queryable } from './catalog.js'
-import { parseKeyDetail, type KeyDetail } from './detail.js'
+import { scanKeyDetail, type KeyScan } from './detail.js'
 import { citusShard, dialectOf } from './dialects.js'
 import { describeIntegrityError, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from './describe.js'
 import { KIND_DEFAULTS } from './kinds.js'
@@ -113,7 +113,7 @@ export class ConflictEngine {
    * is not answered here. Without a promise when the catalog has what it needs.
    */
   understand (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
-    const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? parseKeyDetail(error.detail, dialectOf(error)) : undefined
+    const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
     const cache = this.cache
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
     if (error.constraint !== undefined) {
@@ -132,7 +132,7 @@ export class ConflictEngine {
       .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
   }
 
-  private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyDetail | undefined, route: Level | undefined, log: Log): Understood | undefined {
+  private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyScan | undefined, route: Level | undefined, log: Log): Understood | undefined {
     const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail) ? 'referenced' : coarse
     if (!answers(kind, route, this.plugin)) return undefined
     const parent = found.index?.parent?.name ?? found.constraint?.rootName
@@ -187,7 +187,7 @@ function lookedUp (kind: IntegrityKind): boolean {
 }
 
 /** What the catalog knows of the error's constraint, if it is current; `undefined` when nothing. */
-function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind, detail: KeyDetail | undefined): Found | undefined {
+function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind, detail: KeyScan | undefined): Found | undefined {
   const name = error.constraint as string
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)

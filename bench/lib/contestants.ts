@@ -5,7 +5,7 @@
 import dbErrors from 'db-errors'
 import type pg from 'pg'
 import {
-  describeConflict, findUniqueViolation, IndexCatalog, parseKeyDetail, readUniqueIndexes,
+  describeConflict, findUniqueViolation, IndexCatalog, scanKeyDetail, readUniqueIndexes,
   type FieldNaming, type PgErrorFields
 } from '../../src/index.js'
 import { CASES, errorOf } from './db.js'
@@ -44,25 +44,25 @@ export interface Contestant {
 }
 
 export function contestants (catalog: IndexCatalog, cases: readonly Case[]): Contestant[] {
-  /** The plugin's core, as plugin.ts runs it per conflict: DETAIL, catalog lookup, description. */
+  /** The plugin's core, as the engine (src/engine.ts) runs it per conflict: DETAIL, catalog lookup, description. */
   const core = (pgError: PgErrorFields): ReturnType<typeof describeConflict> => {
-    const detail = parseKeyDetail(pgError.detail)
+    const detail = scanKeyDetail(pgError.detail)
     const index = pgError.constraint === undefined ? undefined : catalog.find(pgError.constraint, pgError.schema)
     return describeConflict(pgError, index, naming, detail)
   }
-  const parsed = new Map<Case, ReturnType<typeof parseKeyDetail>>()
-  for (const c of cases) parsed.set(c, parseKeyDetail(c.fields.detail))
+  const parsed = new Map<Case, ReturnType<typeof scanKeyDetail>>()
+  for (const c of cases) parsed.set(c, scanKeyDetail(c.fields.detail))
   const conflictFields = (result: unknown): string[] => (result as ReturnType<typeof describeConflict>).fields
   return [
     {
-      name: 'core: parseKeyDetail + catalog + describeConflict',
+      name: 'core: scanKeyDetail + catalog + describeConflict',
       describe: (c) => core(c.fields),
       fieldsOf: conflictFields
     },
     {
-      name: 'step: parseKeyDetail',
+      name: 'step: scanKeyDetail',
       step: true,
-      describe: (c) => parseKeyDetail(c.fields.detail),
+      describe: (c) => scanKeyDetail(c.fields.detail),
       fieldsOf: () => []
     },
     {

@@ -1,6 +1,6 @@
 import type { TableConstraint, UniqueIndex } from './catalog.js'
 import { dialectOf } from './dialects.js'
-import { keyColumnsOf, keyValues, scanKeyDetail, type KeyScan } from './detail.js'
+import { keyColumnsOf, keyValues, scanKeyDetail, valuesTextFor, type KeyScan } from './detail.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'
 import { identifierName } from './sql-text.js'
 
@@ -50,8 +50,25 @@ export interface Found {
  * replaced since the catalog was read. Without DETAIL there is nothing to contradict it.
  */
 export function indexMatchesDetail (index: UniqueIndex, detail: KeyScan | undefined): boolean {
-  return detail === undefined ||
-    (detail.keys.length === index.definitions.length && index.definitions.every((key, i) => key === detail.keys[i]))
+  if (detail === undefined) return true
+  const { keys } = detail
+  const { definitions } = index
+  if (keys.length !== definitions.length) return false
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== definitions[i]) return false
+  return true
+}
+
+/**
+ * DETAIL read against a cached index, the steady state's shortcut: the index's own keys and the
+ * values text, when DETAIL shows exactly those keys at its first `(` (nothing sliced out of it but
+ * the values); `undefined` without DETAIL (the index stands); `null` when that does not settle it
+ * (another dialect, a translation that puts a `(` first, keys that differ): then scan DETAIL.
+ */
+export function detailAgainst (error: PgErrorFields, index: UniqueIndex): KeyScan | undefined | null {
+  if (error.detail === undefined) return undefined
+  if (dialectOf(error) !== 'postgresql') return null
+  const valuesText = valuesTextFor(error.detail, index.definitions)
+  return valuesText === undefined ? null : { keys: index.definitions, valuesText }
 }
 
 /**
@@ -195,5 +212,8 @@ function sameColumns (a: readonly string[], b: readonly string[]): boolean {
 }
 
 function fieldsOf (columns: readonly string[], naming: FieldNaming): string[] {
-  return naming.fields === undefined ? columns.map((column) => naming.fieldName(column)) : [...naming.fields]
+  if (naming.fields !== undefined) return [...naming.fields]
+  const fields = new Array<string>(columns.length)
+  for (let i = 0; i < columns.length; i++) fields[i] = naming.fieldName(columns[i] as string)
+  return fields
 }

@@ -79,6 +79,29 @@ export function scanKeyDetail (detail: unknown, dialect: Dialect = 'postgresql')
   return undefined
 }
 
+/**
+ * The values text of a PostgreSQL DETAIL whose key list, at its first `(`, is exactly `keys` (as
+ * the catalog prints them, `pg_get_indexdef`); `undefined` otherwise. What `scanKeyDetail` would
+ * read there, without slicing the keys out: the data path's check of a cached index against the
+ * error. Anything else (a translation that puts a `(` first, keys that differ) is for the scan.
+ */
+export function valuesTextFor (detail: string, keys: readonly string[]): string | undefined {
+  let at = detail.indexOf('(') + 1
+  if (at === 0) return undefined
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as string
+    if (k > 0) {
+      if (detail.charCodeAt(at) !== COMMA || detail.charCodeAt(at + 1) !== SPACE) return undefined
+      at += 2
+    }
+    if (!detail.startsWith(key, at)) return undefined
+    at += key.length
+  }
+  if (detail.charCodeAt(at) !== CLOSE || detail.charCodeAt(at + 1) !== EQUALS || detail.charCodeAt(at + 2) !== OPEN) return undefined
+  const valuesEnd = detail.lastIndexOf(')')
+  return valuesEnd < at + 3 ? undefined : detail.slice(at + 3, valuesEnd)
+}
+
 /** The columns each key uses: the column itself, or the columns an expression appears to use. */
 export function keyColumnsOf (scan: KeyScan): string[][] {
   return scan.keys.map(scan.dialect === 'cockroachdb' ? cockroachColumnsOfKey : columnsOfKey)

@@ -2,7 +2,7 @@ import { CatalogCache } from './catalog-cache.js'
 import type { IndexCatalog, Queryable } from './catalog.js'
 import { scanKeyDetail, type KeyScan } from './detail.js'
 import { citusShard, dialectOf } from './dialects.js'
-import { describeIntegrityError, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from './describe.js'
+import { describeIntegrityError, detailAgainst, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from './describe.js'
 import { KIND_DEFAULTS } from './kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'
@@ -113,6 +113,12 @@ export class ConflictEngine {
    * is not answered here. Without a promise when the catalog has what it needs.
    */
   understand (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
+    // The steady state: the index is cached and DETAIL shows its keys, so nothing is sliced out of it but the values.
+    if ((kind === 'unique' || kind === 'exclusion') && this.cache !== undefined && error.constraint !== undefined) {
+      const index = this.cache.catalog.find(error.constraint, error.schema)
+      const detail = index === undefined ? null : detailAgainst(error, index)
+      if (detail !== null) return this.settle(error, kind, { index }, detail, route, log)
+    }
     const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
     const cache = this.cache
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)

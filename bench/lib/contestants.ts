@@ -5,7 +5,7 @@
 import dbErrors from 'db-errors'
 import type pg from 'pg'
 import {
-  describeConflict, findUniqueViolation, IndexCatalog, scanKeyDetail, readUniqueIndexes,
+  describeConflict, detailAgainst, findUniqueViolation, IndexCatalog, scanKeyDetail, readUniqueIndexes,
   type FieldNaming, type PgErrorFields
 } from '../../src/index.js'
 import { CASES, errorOf } from './db.js'
@@ -46,27 +46,33 @@ export interface Contestant {
 export function contestants (catalog: IndexCatalog, cases: readonly Case[]): Contestant[] {
   /** The plugin's core, as the engine (src/engine.ts) runs it per conflict: DETAIL, catalog lookup, description. */
   const core = (pgError: PgErrorFields): ReturnType<typeof describeConflict> => {
-    const detail = scanKeyDetail(pgError.detail)
     const index = pgError.constraint === undefined ? undefined : catalog.find(pgError.constraint, pgError.schema)
-    return describeConflict(pgError, index, naming, detail)
+    const known = index === undefined ? null : detailAgainst(pgError, index)
+    return describeConflict(pgError, index, naming, known ?? scanKeyDetail(pgError.detail))
   }
   const parsed = new Map<Case, ReturnType<typeof scanKeyDetail>>()
-  for (const c of cases) parsed.set(c, scanKeyDetail(c.fields.detail))
+  for (const c of cases) {
+    const index = catalog.find(c.fields.constraint as string, c.fields.schema)
+    parsed.set(c, (index === undefined ? null : detailAgainst(c.fields, index)) ?? scanKeyDetail(c.fields.detail))
+  }
   const conflictFields = (result: unknown): string[] => (result as ReturnType<typeof describeConflict>).fields
   return [
     {
-      name: 'core: scanKeyDetail + catalog + describeConflict',
+      name: 'core: catalog + detailAgainst + describeConflict',
       describe: (c) => core(c.fields),
       fieldsOf: conflictFields
     },
     {
-      name: 'step: scanKeyDetail',
+      name: 'step: catalog.find + detailAgainst (DETAIL read against the index)',
       step: true,
-      describe: (c) => scanKeyDetail(c.fields.detail),
+      describe: (c) => {
+        const index = catalog.find(c.fields.constraint as string, c.fields.schema)
+        return index === undefined ? undefined : detailAgainst(c.fields, index)
+      },
       fieldsOf: () => []
     },
     {
-      name: 'step: catalog.find + describeConflict (DETAIL parsed)',
+      name: 'step: catalog.find + describeConflict (DETAIL read)',
       step: true,
       describe: (c) => {
         const detail = parsed.get(c)

@@ -1,5 +1,5 @@
 /**
- * 3. Resolution: ns per conflict described by the plugin's core (scanKeyDetail + catalog lookup +
+ * 3. Resolution: ns per conflict described by the plugin's core (catalog lookup + DETAIL read against the index +
  * describeConflict) vs. db-errors' wrapError and a naive regex, on real errors for single,
  * composite, quoted-identifier and expression keys; and bytes allocated per description.
  * Target: faster than db-errors, no allocation beyond the result.
@@ -8,7 +8,7 @@ import { pinning, startWorker } from '../lib/processes.js'
 import { median, ratio } from '../lib/rounds.js'
 import { showNumber, showRatio, type Figure, type ScenarioResult } from '../lib/report.js'
 
-const CORE = 'core: scanKeyDetail + catalog + describeConflict'
+const CORE = 'core: catalog + detailAgainst + describeConflict'
 const DB_ERRORS = 'db-errors wrapError'
 
 interface Bytes { allocated: number, retained: number, calls: number }

@@ -46,6 +46,10 @@ try {
   await step('The same team name in the same organisation', '/teams', { orgId: 1, name: 'Research' }, 409)
   await step('The same team name in another organisation', '/teams', { orgId: 2, name: 'Research' }, 201)
 
+  await step('Ada joins the Research team (Problem Details on this route)', '/teams/1/members', { userId: 1 }, 201)
+  await step('Ada joins it again: a duplicate, 409', '/teams/1/members', { userId: 1 }, 409)
+  await step('A member for a team that does not exist: the client referred to nothing, 422', '/teams/999/members', { userId: 1 }, 422)
+
   console.log('\nTen signups for the same email at the same moment (a race between requests)')
   const statuses = (await Promise.all(Array.from({ length: 10 }, async () =>
     (await post('/users', { email: 'grace@example.com', displayName: 'Grace' })).status))).sort()

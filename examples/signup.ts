@@ -1,4 +1,5 @@
-// A small signup API: users with a unique email (case-insensitive), teams unique per organisation.
+// A small signup API: users with a unique email (case-insensitive), teams unique per organisation,
+// and team members, which must be users of existing teams.
 // Run it with `npm run demo`, which also sends it a few requests.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type pg from 'pg'
@@ -16,6 +17,11 @@ export const schemaSql = `
     org_id int NOT NULL,
     name text NOT NULL,
     CONSTRAINT teams_org_name_key UNIQUE (org_id, name)
+  );
+  CREATE TABLE members (
+    team_id int NOT NULL REFERENCES teams,
+    user_id int NOT NULL REFERENCES users,
+    PRIMARY KEY (team_id, user_id)
   );
 `
 
@@ -58,6 +64,16 @@ export async function buildSignupApp (pool: pg.Pool, logger: FastifyServerOption
       [request.body.orgId, request.body.name]
     )).rows[0])
     return reply.code(201).send(team)
+  })
+
+  app.post<{ Params: { teamId: number }, Body: { userId: number } }>('/teams/:teamId/members', {
+    // This route answers in RFC 9457 Problem Details (application/problem+json).
+    config: { conflict: { format: 'problem' } }
+  }, async (request, reply) => {
+    await app.pgConflict.withTransaction(async (client: pg.PoolClient) => await client.query(
+      'INSERT INTO members (team_id, user_id) VALUES ($1, $2)', [request.params.teamId, request.body.userId]
+    ))
+    return reply.code(201).send({ teamId: Number(request.params.teamId), userId: request.body.userId })
   })
 
   return app

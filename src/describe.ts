@@ -1,6 +1,6 @@
 import type { TableConstraint, UniqueIndex } from './catalog.js'
 import { dialectOf } from './dialects.js'
-import { keyColumnsOf, keyValues, scanKeyDetail, valuesTextFor, type KeyScan } from './detail.js'
+import { keyColumnsOf, keyValues, scanKeyDetail, splitValuesIn, valuesStartFor, type KeyScan } from './detail.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'
 import { identifierName } from './sql-text.js'
 
@@ -59,16 +59,15 @@ export function indexMatchesDetail (index: UniqueIndex, detail: KeyScan | undefi
 }
 
 /**
- * DETAIL read against a cached index, the steady state's shortcut: the index's own keys and the
- * values text, when DETAIL shows exactly those keys at its first `(` (nothing sliced out of it but
- * the values); `undefined` without DETAIL (the index stands); `null` when that does not settle it
- * (another dialect, a translation that puts a `(` first, keys that differ): then scan DETAIL.
+ * DETAIL read against a cached index, the steady state's shortcut: where its values start, when
+ * DETAIL shows exactly the index's keys at its first `(` (nothing sliced out of it);
+ * `undefined` without DETAIL (the index stands); `null` when that does not settle it (another
+ * dialect, a translation that puts a `(` first, keys that differ): then scan DETAIL.
  */
-export function detailAgainst (error: PgErrorFields, index: UniqueIndex): KeyScan | undefined | null {
+export function detailAgainst (error: PgErrorFields, index: UniqueIndex): number | undefined | null {
   if (error.detail === undefined) return undefined
   if (dialectOf(error) !== 'postgresql') return null
-  const valuesText = valuesTextFor(error.detail, index.definitions)
-  return valuesText === undefined ? null : { keys: index.definitions, valuesText }
+  return valuesStartFor(error.detail, index.definitions) ?? null
 }
 
 /**
@@ -76,19 +75,22 @@ export function detailAgainst (error: PgErrorFields, index: UniqueIndex): KeySca
  * the catalog says of its index. The catalog is the source of truth for the columns (DETAIL is
  * missing under row-level security or without SELECT privilege, and an expression's columns are
  * only guessed from its text); DETAIL gives the values. An index whose keys DETAIL contradicts is
- * out of date and not used.
+ * out of date and not used. `detail` is DETAIL scanned, or where its values start when
+ * `detailAgainst` read it against `found`'s keys.
  */
 export function describeConflict (
   error: PgErrorFields,
   found: UniqueIndex | undefined,
   naming: FieldNaming,
-  detail: KeyScan | undefined = scanKeyDetail(error.detail, dialectOf(error)),
+  detail: KeyScan | number | undefined = scanKeyDetail(error.detail, dialectOf(error)),
   kind: 'unique' | 'exclusion' = 'unique'
 ): Conflict {
-  const index = found !== undefined && indexMatchesDetail(found, detail) ? found : undefined
-  const keys = index?.definitions ?? detail?.keys ?? []
+  const valuesStart = typeof detail === 'number' ? detail : undefined
+  const scan = typeof detail === 'number' ? undefined : detail
+  const index = found !== undefined && (valuesStart !== undefined || indexMatchesDetail(found, scan)) ? found : undefined
+  const keys = index?.definitions ?? scan?.keys ?? []
   // Without catalog or DETAIL, the columns a wrapper named (Prisma).
-  const columns = index?.columns ?? (detail !== undefined ? [...new Set(keyColumnsOf(detail).flat())] : error.columns !== undefined ? [...error.columns] : [])
+  const columns = index?.columns ?? (scan !== undefined ? [...new Set(keyColumnsOf(scan).flat())] : error.columns !== undefined ? [...error.columns] : [])
   return {
     kind,
     constraint: index?.parent?.name ?? index?.name ?? error.constraint,
@@ -98,7 +100,11 @@ export function describeConflict (
     fields: fieldsOf(columns, naming),
     keys,
     // An exclusion violation's DETAIL shows two keys; its values are not the client's to see.
-    values: detail === undefined || kind !== 'unique' ? undefined : keyValues(detail, keys.length, index?.commaFree),
+    values: kind !== 'unique'
+      ? undefined
+      : valuesStart !== undefined
+        ? splitValuesIn(error.detail as string, valuesStart, (error.detail as string).lastIndexOf(')'), keys.length, index?.commaFree)
+        : scan === undefined ? undefined : keyValues(scan, keys.length, index?.commaFree),
     error
   }
 }
@@ -108,9 +114,10 @@ export function describeConflict (
  * index (`describeConflict`); a foreign key or check constraint by the catalog's `conkey`, since
  * their errors name no column; a not-null violation by its `column`.
  */
-export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyScan): Conflict {
+export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyScan | number): Conflict {
   if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? scanKeyDetail(error.detail, dialectOf(error)), kind)
-  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, detail ?? scanKeyDetail(error.detail, dialectOf(error)))
+  const scan = typeof detail === 'number' ? undefined : detail // (a values offset is a unique or exclusion violation's)
+  if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, scan ?? scanKeyDetail(error.detail, dialectOf(error)))
   const constraint = kind === 'check' ? found.constraint : undefined
   const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []
   return {

@@ -80,12 +80,13 @@ export function scanKeyDetail (detail: unknown, dialect: Dialect = 'postgresql')
 }
 
 /**
- * The values text of a PostgreSQL DETAIL whose key list, at its first `(`, is exactly `keys` (as
- * the catalog prints them, `pg_get_indexdef`); `undefined` otherwise. What `scanKeyDetail` would
- * read there, without slicing the keys out: the data path's check of a cached index against the
- * error. Anything else (a translation that puts a `(` first, keys that differ) is for the scan.
+ * Where the values start in a PostgreSQL DETAIL whose key list, at its first `(`, is exactly
+ * `keys` (as the catalog prints them, `pg_get_indexdef`); `undefined` otherwise. The values run to
+ * the last `)`, as `scanKeyDetail` reads them; nothing is sliced out: the data path's check of a
+ * cached index against the error. Anything else (a translation that puts a `(` first, keys that
+ * differ) is for the scan.
  */
-export function valuesTextFor (detail: string, keys: readonly string[]): string | undefined {
+export function valuesStartFor (detail: string, keys: readonly string[]): number | undefined {
   let at = detail.indexOf('(') + 1
   if (at === 0) return undefined
   for (let k = 0; k < keys.length; k++) {
@@ -98,8 +99,7 @@ export function valuesTextFor (detail: string, keys: readonly string[]): string 
     at += key.length
   }
   if (detail.charCodeAt(at) !== CLOSE || detail.charCodeAt(at + 1) !== EQUALS || detail.charCodeAt(at + 2) !== OPEN) return undefined
-  const valuesEnd = detail.lastIndexOf(')')
-  return valuesEnd < at + 3 ? undefined : detail.slice(at + 3, valuesEnd)
+  return detail.lastIndexOf(')') < at + 3 ? undefined : at + 3
 }
 
 /** The columns each key uses: the column itself, or the columns an expression appears to use. */
@@ -328,11 +328,31 @@ function hex (text: string, start: number, count: number): number {
  * which pins every other value down when at most one key may hold a comma.
  */
 export function splitValues (valuesText: string, count: number, commaFree?: readonly boolean[]): string[] | undefined {
-  if (count === 1) return [valuesText]
+  return splitValuesIn(valuesText, 0, valuesText.length, count, commaFree)
+}
+
+/**
+ * `splitValues` of `text` from `start` to `end`, slicing out only the values themselves when they
+ * split unambiguously (the usual case): no intermediate string or array.
+ */
+export function splitValuesIn (text: string, start: number, end: number, count: number, commaFree?: readonly boolean[]): string[] | undefined {
+  if (count === 1) return [text.slice(start, end)]
   if (count < 1) return undefined
-  const parts = valuesText.split(', ')
-  if (parts.length === count) return parts
-  if (parts.length < count || commaFree === undefined) return undefined
+  let separators = 0
+  for (let at = text.indexOf(', ', start); at !== -1 && at + 2 <= end; at = text.indexOf(', ', at + 2)) separators++
+  if (separators === count - 1) {
+    const values = new Array<string>(count)
+    let from = start
+    for (let i = 0; i < count - 1; i++) {
+      const at = text.indexOf(', ', from)
+      values[i] = text.slice(from, at)
+      from = at + 2
+    }
+    values[count - 1] = text.slice(from, end)
+    return values
+  }
+  if (separators < count - 1 || commaFree === undefined) return undefined
+  const parts = text.slice(start, end).split(', ')
   // Take comma-free values from both ends; what is left in the middle belongs to the one key that may hold `, `.
   let first = 0
   while (first < count && commaFree[first] === true) first++

@@ -138,8 +138,9 @@ export class ConflictEngine {
       .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
   }
 
-  private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyScan | undefined, route: Level | undefined, log: Log): Understood | undefined {
-    const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail) ? 'referenced' : coarse
+  /** `detail`: DETAIL scanned, or where its values start when read against `found.index`'s keys. */
+  private settle (error: PgErrorFields, coarse: IntegrityKind, found: Found, detail: KeyScan | number | undefined, route: Level | undefined, log: Log): Understood | undefined {
+    const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail as KeyScan | undefined) ? 'referenced' : coarse
     if (!answers(kind, route, this.plugin)) return undefined
     const parent = found.index?.parent?.name ?? found.constraint?.rootName
     const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin)

@@ -21,7 +21,7 @@ export {
 } from './transaction.js'
 export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './rules.js'
 export { findPgError, findUniqueViolation, findIntegrityError, integrityKind, UNIQUE_VIOLATION, INTEGRITY_KINDS, type PgErrorFields, type IntegrityKind } from './recognise.js'
-export { parseKeyDetail, scanKeyDetail, valuesTextFor, keyColumnsOf, splitValues, keyValues, type KeyDetail, type KeyScan, type Dialect } from './detail.js'
+export { parseKeyDetail, scanKeyDetail, valuesStartFor, keyColumnsOf, splitValues, splitValuesIn, keyValues, type KeyDetail, type KeyScan, type Dialect } from './detail.js'
 export { dialectOf, isRelayedByCitus, uniqueConstraintFromMessage, withoutShardId, citusShard, type ShardNames } from './dialects.js'
 export { describeConflict, describeIntegrityError, detailAgainst, type Conflict, type FieldNaming, type Found } from './describe.js'
 export { readUniqueIndexes, readTableConstraints, IndexCatalog, type Queryable, type UniqueIndex, type IndexKey, type TableConstraint } from './catalog.js'

@@ -137,7 +137,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
       const answered = engine.answer(understood, format, request, request.url, request.log)
-      request.log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+      if ((request.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') !== false) request.log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
       if (!isFastifyDefault(request.server.errorHandler)) throw integrityError(conflict, answered, settings)

@@ -97,3 +97,13 @@ t.test('a conflict in a preHandler meets the hooks in the error path; a hook tha
   t.equal(response.statusCode, 409)
   t.same(response.json().fields, ['email'])
 })
+
+t.test('with info logging off, the conflict line is not even built, and the answer is the same', async (t) => {
+  const { app, logs } = buildApp(t, { logger: { level: 'warn', stream: { write: () => {} } } })
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  app.post('/r', async () => { await db.pool.query(DUPLICATE) })
+  const response = await app.inject({ method: 'POST', url: '/r' })
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, ['email'])
+  t.same(logs, [])
+})

@@ -31,3 +31,25 @@ t.test('the signup API answers duplicates with 409 naming the API fields', async
   t.equal((await post('/teams', { orgId: 2, name: 'Research' })).status, 201)
   t.equal((await post('/users', { email: 'no-name@example.com' })).status, 400, 'validation errors are untouched')
 })
+
+t.test('team members: duplicates 409 and missing teams 422, as Problem Details', async (t) => {
+  const ada = (await post('/users', { email: 'member@example.com', displayName: 'Member' })).body.id
+  const team = (await post('/teams', { orgId: 9, name: 'Members' })).body.id
+  t.equal((await post(`/teams/${String(team)}/members`, { userId: ada })).status, 201)
+  const again = await app.inject({ method: 'POST', url: `/teams/${String(team)}/members`, payload: { userId: ada } })
+  t.equal(again.statusCode, 409)
+  t.equal(again.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(again.json(), { type: 'about:blank', title: 'Conflict', status: 409, code: 'PG_UNIQUE_VIOLATION', errors: [{ pointer: '#/teamId' }, { pointer: '#/userId' }] })
+  t.same(await post('/teams/999/members', { userId: ada }), {
+    status: 422,
+    body: {
+      type: 'about:blank',
+      title: 'Unprocessable Entity',
+      status: 422,
+      detail: 'The record referenced by teamId does not exist.',
+      instance: '/teams/999/members',
+      code: 'PG_FOREIGN_KEY_VIOLATION',
+      errors: [{ detail: 'The record referenced by teamId does not exist.', pointer: '#/teamId', field: 'teamId' }]
+    }
+  })
+})

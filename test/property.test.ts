@@ -15,7 +15,7 @@ import t, { type Test } from 'tap'
 import fc, { type Arbitrary, type IRawProperty, type Parameters } from 'fast-check'
 import assert from 'node:assert/strict'
 import type pg from 'pg'
-import { parseKeyDetail, splitValues, valuesTextFor } from '../src/detail.js'
+import { parseKeyDetail, splitValues, splitValuesIn, valuesStartFor } from '../src/detail.js'
 import { expressionColumns, identifierName } from '../src/sql-text.js'
 import { describeConflict, indexMatchesDetail, type FieldNaming } from '../src/describe.js'
 import { IndexCatalog, readUniqueIndexes, type UniqueIndex } from '../src/catalog.js'
@@ -441,8 +441,10 @@ t.test('2. pure properties', async (t) => {
     assert.deepEqual(parsed.keys, printed, 'the keys exactly')
     assert.deepEqual(parsed.keyColumns, keys.map((key) => key.key.columns), 'the columns of each key')
     assert.equal(parsed.valuesText, values.join(', '), 'the values text exactly')
-    assert.equal(valuesTextFor(detail, printed), parsed.valuesText, 'read against the catalog\'s keys, the same values text')
-    if (printed.length > 1) assert.equal(valuesTextFor(detail, printed.slice(1)), undefined, 'and other keys do not match')
+    const start = valuesStartFor(detail, printed)
+    assert.equal(start === undefined ? undefined : detail.slice(start, detail.lastIndexOf(')')), parsed.valuesText, 'read against the catalog\'s keys, the same values text')
+    assert.deepEqual(splitValuesIn(detail, start as number, detail.lastIndexOf(')'), printed.length, keys.map((key) => key.commaFree)), splitValues(parsed.valuesText, printed.length, keys.map((key) => key.commaFree)), 'split in place as split apart')
+    if (printed.length > 1) assert.equal(valuesStartFor(detail, printed.slice(1)), undefined, 'and other keys do not match')
 
     const commaFree = keys.map((key) => key.commaFree)
     const separable = values.every((value) => !value.includes(', '))

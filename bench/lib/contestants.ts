@@ -5,7 +5,7 @@
 import dbErrors from 'db-errors'
 import type pg from 'pg'
 import {
-  describeConflict, detailAgainst, findUniqueViolation, IndexCatalog, scanKeyDetail, readUniqueIndexes,
+  describeConflict, detailAgainst, findUniqueViolation, type KeyScan, IndexCatalog, scanKeyDetail, readUniqueIndexes,
   type FieldNaming, type PgErrorFields
 } from '../../src/index.js'
 import { CASES, errorOf } from './db.js'
@@ -50,7 +50,7 @@ export function contestants (catalog: IndexCatalog, cases: readonly Case[]): Con
     const known = index === undefined ? null : detailAgainst(pgError, index)
     return describeConflict(pgError, index, naming, known ?? scanKeyDetail(pgError.detail))
   }
-  const parsed = new Map<Case, ReturnType<typeof scanKeyDetail>>()
+  const parsed = new Map<Case, KeyScan | number | undefined>()
   for (const c of cases) {
     const index = catalog.find(c.fields.constraint as string, c.fields.schema)
     parsed.set(c, (index === undefined ? null : detailAgainst(c.fields, index)) ?? scanKeyDetail(c.fields.detail))

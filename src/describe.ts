@@ -116,7 +116,7 @@ export function describeConflict (
  */
 export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKind, found: Found, naming: FieldNaming, detail?: KeyScan | number): Conflict {
   if (kind === 'unique' || kind === 'exclusion') return describeConflict(error, found.index, naming, detail ?? scanKeyDetail(error.detail, dialectOf(error)), kind)
-  const scan = typeof detail === 'number' ? undefined : detail // (a values offset is a unique or exclusion violation's)
+  const scan = detail as KeyScan | undefined // (a values offset comes only with a unique or exclusion violation)
   if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, scan ?? scanKeyDetail(error.detail, dialectOf(error)))
   const constraint = kind === 'check' ? found.constraint : undefined
   const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []

@@ -1,7 +1,8 @@
 // The core's pure pieces and its edges, where a real error does not reach every branch: settings
 // merged over four levels, catalog lookups that must not guess, and the public helpers.
 import t from 'tap'
-import fastifyPgConflict, { defaultMessage, findIntegrityError, IndexCatalog, type TableConstraint } from '../src/index.js'
+import fastifyPgConflict, { defaultMessage, detailAgainst, findIntegrityError, IndexCatalog, valuesStartFor, type TableConstraint } from '../src/index.js'
+import { indexMatchesDetail } from '../src/describe.js'
 import { ConflictEngine, type Log } from '../src/engine.js'
 import { resolveSettings, RuleSet, type Level } from '../src/rules.js'
 import { buildApp } from './helpers/app.js'
@@ -106,4 +107,28 @@ t.test('with info logging off, the conflict line is not even built, and the answ
   t.equal(response.statusCode, 409)
   t.same(response.json().fields, ['email'])
   t.same(logs, [])
+})
+
+t.test('DETAIL read against cached keys: only the exact keys at the first parenthesis, followed by the values', async (t) => {
+  t.equal(valuesStartFor('Key (a, b)=(1, 2) already exists.', ['a', 'b']), 12)
+  t.equal(valuesStartFor('Key (a, b)=(1, 2) already exists.', ['a']), undefined, 'fewer keys')
+  t.equal(valuesStartFor('Key (a; b)=(1, 2) already exists.', ['a', 'b']), undefined, 'not separated as PostgreSQL separates them')
+  t.equal(valuesStartFor('Key (x)=(1) already exists.', ['a']), undefined, 'another key')
+  t.equal(valuesStartFor('Key (a)=(', ['a']), undefined, 'no values')
+  t.equal(valuesStartFor('no key here', ['a']), undefined)
+  const index = { schema: 's', name: 'k', table: 't', keys: [], definitions: ['a', 'b'], commaFree: [false, false], columns: ['a', 'b'], parent: undefined }
+  t.notOk(indexMatchesDetail(index, { keys: ['a', 'c'], valuesText: '1, 2' }), 'as many keys, one different: the index was replaced')
+  t.notOk(indexMatchesDetail(index, { keys: ['a'], valuesText: '1' }), 'fewer keys: replaced too')
+  t.ok(indexMatchesDetail(index, undefined), 'without DETAIL nothing contradicts it')
+  const error = { code: '23505', message: '', detail: "Key (a, b)=('1', '2') already exists.", constraint: 'k', schema: 's', table: 't', column: undefined, error: { file: 'errors.go' } }
+  t.equal(detailAgainst(error, index), null, "CockroachDB's DETAIL is for the scan, which reads its literals")
+})
+
+t.test('a level made after the catalog was read is checked against it at once', async (t) => {
+  const warnings: unknown[] = []
+  const log: Log = { ...silent, warn: (m) => warnings.push(m) }
+  const engine = new ConflictEngine({}, log)
+  await engine.connect(db.pool, { schemas: [db.schema], minRefreshInterval: 60_000, timeout: 2000, sequenceCheckInterval: 10_000, log })
+  engine.level({ constraints: [{ constraint: 'accounts_email_key' }, { constraint: 'acounts_email_key' }] }, '', log)
+  t.same(warnings, ['fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint acounts_email_key'])
 })

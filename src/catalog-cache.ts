@@ -1,4 +1,5 @@
 import { IndexCatalog, readTableConstraints, readUniqueIndexes, type Queryable } from './catalog.js'
+import { within } from './within.js'
 
 export interface CatalogCacheOptions {
   /** Schemas to read; every user schema when absent. */
@@ -33,14 +34,14 @@ export class CatalogCache {
   constructor (private readonly db: Queryable, private readonly options: CatalogCacheOptions) {}
 
   /** Reads the catalog (or joins the read under way) and waits for it, at most `timeout`. Never rejects. */
-  refresh (): Promise<void> {
+  async refresh (): Promise<void> {
     if (this.reading === undefined) {
       const reading = this.read()
       this.reading = reading
       // Past the timeout the next refresh starts a read of its own; a late read still updates the catalog.
-      void this.waitFor(reading).then(() => { if (this.reading === reading) this.reading = undefined })
+      void within(reading, this.options.timeout).then(() => { if (this.reading === reading) this.reading = undefined })
     }
-    return this.waitFor(this.reading)
+    await within(this.reading, this.options.timeout)
   }
 
   private async read (): Promise<void> {
@@ -70,12 +71,5 @@ export class CatalogCache {
     if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear()
     this.unknown.set(key, startedAt)
     return undefined
-  }
-
-  /** Waits for `promise`, but no longer than `timeout` ms. */
-  waitFor (promise: Promise<void>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.options.timeout) })
-    return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer) })
   }
 }

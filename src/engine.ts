@@ -5,10 +5,12 @@ import { citusShard, dialectOf } from './dialects.js'
 import { describeIntegrityError, detailAgainst, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from './describe.js'
 import { KIND_DEFAULTS } from './kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
-import type { IntegrityKind, PgErrorFields } from './recognise.js'
-import { answerOf, type Answer, type ResponseFormat } from './respond.js'
-import { answers, matcher, resolveSettings, RuleSet, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level, type ResolvedSettings } from './rules.js'
+import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from './recognise.js'
+import { answerOf, logEntry, LOG_MESSAGES, type Answer, type ResponseFormat } from './respond.js'
+import { answers, compileLevel, matcher, resolveSettings, type ConstraintRule, type Level, type LevelOptions, type ResolvedSettings } from './rules.js'
 import { SequenceWatch } from './sequence-watch.js'
+
+export type { LevelOptions }
 import type { SequenceCheck } from './sequences.js'
 
 /**
@@ -20,16 +22,11 @@ import type { SequenceCheck } from './sequences.js'
 
 /** What the engine logs through: pino's shape (Fastify's `request.log`, pino-http's `req.log`). */
 export interface Log {
+  /** pino's; when it says `info` is off, the info line is not built. */
+  isLevelEnabled?: (level: string) => boolean
   info: (obj: object, msg: string) => void
   warn: (obj: object | string, msg?: string) => void
   error: (obj: object | string, msg?: string) => void
-}
-
-/** The settings of one level: the plugin's (or middleware's) options, or a route's. */
-export interface LevelOptions extends ConflictSettings {
-  constraints?: ConstraintRule[]
-  fieldName?: (column: string) => string
-  errors?: ErrorKinds
 }
 
 export interface ConnectOptions {
@@ -44,6 +41,8 @@ export interface ConnectOptions {
 export interface Understood {
   conflict: Conflict
   settings: ResolvedSettings
+  /** Set by `resolve` when a unique violation is the server's fault: an id sequence behind its table. */
+  fault?: SequenceCheck | undefined
 }
 
 export type Maybe<T> = T | Promise<T>
@@ -65,9 +64,8 @@ export class ConflictEngine {
 
   /** Compiles a level's settings, and warns now of a constraint name PostgreSQL would cut. */
   level (options: LevelOptions, where: string, log: Log): Level {
-    const { constraints = [], fieldName, errors = {}, message, fields, expose } = options
     const added: ConstraintRule[] = []
-    for (const rule of constraints) {
+    for (const rule of options.constraints ?? []) {
       if (this.configured.has(rule)) continue // the HEAD route Fastify copies from a GET has the same rules
       this.configured.add(rule)
       added.push(rule)
@@ -77,7 +75,7 @@ export class ConflictEngine {
     }
     // A level made after the first read (an Express route first used later) is checked now.
     if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added)
-    return { rules: new RuleSet(constraints), settings: { message, fields, expose }, errors, fieldName }
+    return compileLevel(options)
   }
 
   /** Starts reading the catalog of `db` (and checking id sequences there); waits for the first read at most `timeout`. */
@@ -159,6 +157,63 @@ export class ConflictEngine {
     return this.sequences.colliding(conflict)
   }
 
+  /**
+   * `understand`, then for a unique violation the sequence check: `fault` is set when an id
+   * sequence behind its table caused it. What both adapters answer from.
+   */
+  resolve (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
+    const understood = this.understand(error, kind, route, log)
+    return isPromise(understood) ? understood.then((found) => this.withFault(found)) : this.withFault(understood)
+  }
+
+  private withFault (understood: Understood | undefined): Maybe<Understood | undefined> {
+    if (understood === undefined) return undefined
+    const fault = this.sequenceColliding(understood.conflict)
+    if (isPromise(fault)) {
+      return fault.then((check) => {
+        understood.fault = check
+        return understood
+      })
+    }
+    understood.fault = fault
+    return understood
+  }
+
+  /** The integrity error in a thrown value, described with the plugin-wide settings; `undefined` if it is none answered. */
+  async describe (thrown: unknown, log: Log): Promise<Conflict | undefined> {
+    const error = findPgError(thrown)
+    const kind = error === undefined ? undefined : integrityKind(error)
+    if (kind === undefined) return undefined
+    return (await this.understand(error as PgErrorFields, kind, undefined, log))?.conflict
+  }
+
+  /** The one log line of an answered error, at `info` (built only when that level is on). */
+  logAnswer ({ conflict, settings }: Understood, log: Log): void {
+    if (log.isLevelEnabled?.('info') !== false) log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+  }
+
+  /** Logs a sequence behind its table, with its fix; `outcome` says what became of the request. */
+  logSequenceFault (check: SequenceCheck, log: Log, outcome: string): void {
+    log.error({ sequence: sequenceLog(check) },
+      `fastify-pg-conflict: the sequence ${check.sequence} is behind ${check.table}.${check.column} (at ${check.lastValue}, the table's maximum is ${String(check.max)}): ` +
+      `every insert taking the default id collides. Not the client's fault: ${outcome}. Fix: ${String(check.fixSql)}`)
+  }
+
+  /**
+   * Repairs a sequence found colliding (or waits for the repair under way), logging what happened;
+   * true when it no longer collides.
+   */
+  async repairSequence (check: SequenceCheck, log: Log): Promise<boolean> {
+    try {
+      const { moved } = await (this.sequences as SequenceWatch).repair(check)
+      if (moved) log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
+      return true
+    } catch (err) {
+      log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
+      return false
+    }
+  }
+
   /** The answer in `format`; `instance` is the request's path. */
   answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log): Answer {
     if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance)
@@ -235,6 +290,11 @@ function guardMessage (message: (conflict: Conflict) => string, log: Log): (conf
     }
     return KIND_DEFAULTS[conflict.kind].message(conflict.fields)
   }
+}
+
+/** What the log says of a sequence found behind. */
+function sequenceLog (check: SequenceCheck): object {
+  return { name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column, lastValue: check.lastValue, max: check.max, fix: check.fixSql }
 }
 
 /** Whether a value is a promise (the engine's answers are one only when they had to wait). */

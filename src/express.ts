@@ -4,11 +4,10 @@ import type { Queryable } from './catalog.js'
 import type { Conflict } from './describe.js'
 import { ConflictEngine, isPromise, type LevelOptions, type Log, type Maybe, type Understood } from './engine.js'
 import { InvalidOptionError, SequenceBehindError } from './errors.js'
-import { checkLevel, checkPluginOptions, LEVEL_KEYS, type CatalogOptions } from './options.js'
+import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from './options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from './recognise.js'
-import { logEntry, LOG_MESSAGES, type ResponseFormat } from './respond.js'
-import { RuleSet, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from './rules.js'
-import type { SequenceWatch } from './sequence-watch.js'
+import type { ResponseFormat } from './respond.js'
+import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from './rules.js'
 import type { SequenceCheck } from './sequences.js'
 
 /**
@@ -102,32 +101,18 @@ const SILENT: Log = { info: noop, warn: noop, error: noop }
 
 const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', ...LEVEL_KEYS] as const
 
-function fail (message: string): never {
-  throw new InvalidOptionError(message)
-}
-
-function isObject (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function checkKeys (value: Record<string, unknown>, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) fail(`${where} has an unknown option "${key}" (known: ${allowed.join(', ')})`)
-  }
-}
-
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined
   return typeof log?.info === 'function' && typeof log.warn === 'function' && typeof log.error === 'function'
 }
 
 function checkOptions (options: unknown): asserts options is PgConflictExpressOptions {
-  if (!isObject(options)) fail('options must be an object')
+  if (!isObject(options)) fail('options', 'must be an object')
   checkKeys(options, OPTION_KEYS, 'options')
   const { logger, ...shared } = options
-  if (logger !== undefined && !isLog(logger)) fail('options.logger must be a logger with info, warn and error methods, such as a pino logger')
+  if (logger !== undefined && !isLog(logger)) fail('options.logger', 'must be a logger with info, warn and error methods, such as a pino logger')
   checkPluginOptions(shared) // the plugin's checks and messages for every option the two share
-  if (shared.repairSequences === true && shared.pool === undefined) fail('options.repairSequences needs the database: give the pool option')
+  if (shared.repairSequences === true && shared.pool === undefined) fail('options.repairSequences', 'needs the database: give the pool option')
 }
 
 /**
@@ -139,12 +124,11 @@ function checkOptions (options: unknown): asserts options is PgConflictExpressOp
 export function conflictConfig (config: ConflictRouteConfig | false): RequestHandler {
   let route: RouteLevel | false = false
   if (config !== false) {
-    if (!isObject(config)) fail('conflictConfig must be false or an object like { message, fields, expose, constraints }')
+    if (!isObject(config)) fail('conflictConfig', 'must be false or an object like { message, fields, expose, constraints }')
     checkKeys(config, LEVEL_KEYS, 'conflictConfig')
     checkLevel(config, 'conflictConfig')
     const { format, ...options } = config as ConflictRouteConfig
-    const { constraints = [], fieldName, errors = {}, message, fields, expose } = options
-    route = { level: { rules: new RuleSet(constraints), settings: { message, fields, expose }, errors, fieldName }, format, options }
+    route = { level: compileLevel(options), format, options }
   }
   const level = route
   return function conflictConfigMiddleware (req, _res, next) {
@@ -203,8 +187,8 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       engine.level(route.options, 'conflictConfig: ', log) // warns of names too long; checked against the catalog if its first read is still to come
     }
     if (!engine.mayAnswer(kind, route?.level)) return decline(err)
-    if (!connected) return connect().then(() => understand(pgError as PgErrorFields, kind, route, err, req, res, log))
-    return understand(pgError as PgErrorFields, kind, route, err, req, res, log)
+    if (!connected) return connect().then(() => resolve(pgError as PgErrorFields, kind, route, err, req, res, log))
+    return resolve(pgError as PgErrorFields, kind, route, err, req, res, log)
   }
 
   function decline (err: unknown): unknown {
@@ -212,8 +196,8 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
     return err
   }
 
-  function understand (pgError: PgErrorFields, kind: IntegrityKind, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): Maybe<unknown> {
-    const understood = engine.understand(pgError, kind, route?.level, log)
+  function resolve (pgError: PgErrorFields, kind: IntegrityKind, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): Maybe<unknown> {
+    const understood = engine.resolve(pgError, kind, route?.level, log)
     return isPromise(understood)
       ? understood.then((found) => answer(found, route, err, req, res, log))
       : answer(understood, route, err, req, res, log)
@@ -221,18 +205,14 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
-    const sequence = engine.sequenceColliding(understood.conflict) // unique violations only
-    if (isPromise(sequence)) {
-      return sequence.then((check) => check === undefined ? send(understood, route, err, req, res, log) : serverFault(check, err, log))
-    }
-    return sequence === undefined ? send(understood, route, err, req, res, log) : serverFault(sequence, err, log)
+    if (understood.fault !== undefined) return serverFault(understood.fault, err, log)
+    return send(understood, route, err, req, res, log)
   }
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {
     if (res.headersSent) return err // answered by someone else while the catalog was read
-    const { conflict, settings } = understood
     const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log)
-    log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+    engine.logAnswer(understood, log)
     const before = res.statusCode
     res.status(answered.status).set(answered.headers)
     try {
@@ -250,20 +230,9 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   /** The id sequence is behind its table: the fix in the log, and a 500 error for the next error handler. */
   async function serverFault (check: SequenceCheck, err: unknown, log: Log): Promise<unknown> {
-    log.error({ sequence: sequenceLog(check) },
-      `fastify-pg-conflict: the sequence ${check.sequence} is behind ${check.table}.${check.column} (at ${check.lastValue}, the table's maximum is ${String(check.max)}): ` +
-      `every insert taking the default id collides. Not the client's fault: passed on as a 500 error (PG_SEQUENCE_BEHIND). Fix: ${String(check.fixSql)}`)
-    if (repairSequences) await repair(check, log)
+    engine.logSequenceFault(check, log, 'passed on as a 500 error (PG_SEQUENCE_BEHIND)')
+    if (repairSequences) await engine.repairSequence(check, log)
     return new SequenceBehindError(`the id sequence ${check.sequence} is behind its table`, { cause: err })
-  }
-
-  async function repair (check: SequenceCheck, log: Log): Promise<void> {
-    try {
-      const { moved } = await (engine.sequences as SequenceWatch).repair(check)
-      if (moved) log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
-    } catch (error) {
-      log.error({ err: error, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
-    }
   }
 
   /** A failure of this middleware's own (a body JSON cannot hold): logged, and the error goes on as if the middleware were not there. */
@@ -299,18 +268,10 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       if (!first) await (engine.cache as CatalogCache).refresh()
     },
     async describe (error: unknown): Promise<Conflict | undefined> {
-      const pgError = findPgError(error)
-      const kind = pgError === undefined ? undefined : integrityKind(pgError)
-      if (kind === undefined) return undefined
       await ready()
-      return (await engine.understand(pgError as PgErrorFields, kind, undefined, base))?.conflict
+      return await engine.describe(error, base)
     }
   })
 }
 
 export default pgConflict
-
-/** What the log says of a sequence found behind (as the Fastify plugin's). */
-function sequenceLog (check: SequenceCheck): object {
-  return { name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column, lastValue: check.lastValue, max: check.max, fix: check.fixSql }
-}

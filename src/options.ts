@@ -64,15 +64,15 @@ export { InvalidOptionError }
 /** PostgreSQL cuts identifiers to 63 bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63
 
-function fail (where: string, problem: string): never {
+export function fail (where: string, problem: string): never {
   throw new InvalidOptionError(`${where} ${problem}`)
 }
 
-function isObject (value: unknown): value is Record<string, unknown> {
+export function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function checkKeys (value: Record<string, unknown>, allowed: readonly string[], where: string): void {
+export function checkKeys (value: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) fail(where, `has an unknown option "${key}" (known: ${allowed.join(', ')})`)
   }

@@ -9,10 +9,9 @@ import { askHooks, retryingHandler, type OnConflict } from './handler-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
 import { checkPluginOptions, checkRouteConfig, InvalidOptionError, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from './options.js'
 import { findPgError, integrityKind, type PgErrorFields } from './recognise.js'
-import { integrityError, logEntry, LOG_MESSAGES, type ResponseFormat } from './respond.js'
+import { integrityError, type ResponseFormat } from './respond.js'
 import { DEFAULT_RETRY } from './retry.js'
 import { matcher, type Level } from './rules.js'
-import type { SequenceWatch } from './sequence-watch.js'
 import type { SequenceCheck } from './sequences.js'
 import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from './transaction.js'
 
@@ -79,20 +78,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   /** Requests whose sequence fault was repaired (or tried) already: once per request. */
   const repairedFor = new WeakSet<FastifyRequest>()
 
-  /**
-   * Repairs a sequence found colliding (or waits for the repair under way), logging what happened;
-   * true when it no longer collides, so that running the handler again makes sense.
-   */
+  /** Repairs a sequence found colliding, once per request; true when it no longer collides. */
   async function repair (check: SequenceCheck, request: FastifyRequest): Promise<boolean> {
     repairedFor.add(request)
-    try {
-      const { moved } = await (engine.sequences as SequenceWatch).repair(check)
-      if (moved) request.log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
-      return true
-    } catch (err) {
-      request.log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
-      return false
-    }
+    return await engine.repairSequence(check, request.log)
   }
 
   /** A unique violation described for the retry loop and the hooks, with the route's settings. */
@@ -118,12 +107,8 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function answer (understood: Understood | undefined, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
       if (understood === undefined) return passOn(thrown, request, reply) // its kind is switched off here
+      if (understood.fault !== undefined) return serverFault(understood.fault, thrown, request, reply)
       if (understood.conflict.kind !== 'unique') return send(understood, request, reply)
-      const sequence = engine.sequenceColliding(understood.conflict)
-      if (isPromise(sequence)) {
-        return sequence.then((check) => check === undefined ? toHooks(understood, thrown, request, reply) : serverFault(check, thrown, request, reply))
-      }
-      if (sequence !== undefined) return serverFault(sequence, thrown, request, reply)
       return toHooks(understood, thrown, request, reply)
     }
 
@@ -137,7 +122,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
       const answered = engine.answer(understood, format, request, request.url, request.log)
-      if ((request.log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') !== false) request.log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+      engine.logAnswer(understood, request.log)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
       if (!isFastifyDefault(request.server.errorHandler)) throw integrityError(conflict, answered, settings)
@@ -147,9 +132,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     /** The id sequence is behind its table: a 500 without details, and the fix in the log. */
     async function serverFault (sequence: SequenceCheck, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-      request.log.error({ sequence: sequenceLog(sequence) },
-        `fastify-pg-conflict: the sequence ${sequence.sequence} is behind ${sequence.table}.${sequence.column} (at ${sequence.lastValue}, the table's maximum is ${String(sequence.max)}): ` +
-        `every insert taking the default id collides. Not the client's fault: answered 500. Fix: ${String(sequence.fixSql)}`)
+      engine.logSequenceFault(sequence, request.log, 'answered 500')
       // This request failed; the next ones need not. (Once per request: a repair tried by the handler's retry is not repeated.)
       if (repairSequences && !repairedFor.has(request)) await repair(sequence, request)
       const error = new SequenceBehindError(`the id sequence ${sequence.sequence} is behind its table`, { cause: thrown })
@@ -163,7 +146,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       const pgError = findPgError(error)
       const kind = pgError === undefined ? undefined : integrityKind(pgError)
       if (kind === undefined || !engine.mayAnswer(kind, level)) return passOn(error, request, reply)
-      const understood = engine.understand(pgError as PgErrorFields, kind, level, request.log)
+      const understood = engine.resolve(pgError as PgErrorFields, kind, level, request.log)
       return isPromise(understood)
         ? understood.then((found) => answer(found, error, request, reply))
         : answer(understood, error, request, reply)
@@ -241,10 +224,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
   fastify.decorate('pgConflict', {
     async describe (error: unknown) {
-      const pgError = findPgError(error)
-      const kind = pgError === undefined ? undefined : integrityKind(pgError)
-      if (kind === undefined) return undefined
-      return (await engine.understand(pgError as PgErrorFields, kind, undefined, fastify.log))?.conflict
+      return await engine.describe(error, fastify.log)
     },
     async refresh () {
       await engine.cache?.refresh()
@@ -262,11 +242,6 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)
-}
-
-/** What the log says of a sequence found behind. */
-function sequenceLog (check: SequenceCheck): object {
-  return { name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column, lastValue: check.lastValue, max: check.max, fix: check.fixSql }
 }
 
 /**

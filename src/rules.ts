@@ -75,12 +75,24 @@ export interface ResolvedSettings {
   retryAfter: number | undefined
 }
 
+/** The settings of one level as given: the plugin's (or middleware's) options, or a route's. */
+export interface LevelOptions extends ConflictSettings {
+  constraints?: ConstraintRule[]
+  fieldName?: (column: string) => string
+  errors?: ErrorKinds
+}
+
 /** One level of settings, compiled: the plugin's, or a route's (or an Express router's). */
 export interface Level {
   rules: RuleSet
   settings: ConflictSettings
   errors: ErrorKinds
   fieldName: ((column: string) => string) | undefined
+}
+
+/** Compiles a level's settings (its rules into a `RuleSet`). */
+export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose }: LevelOptions): Level {
+  return { rules: new RuleSet(constraints), settings: { message, fields, expose }, errors, fieldName }
 }
 
 interface CompiledRule {

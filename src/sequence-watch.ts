@@ -1,6 +1,7 @@
 import type { Queryable } from './catalog.js'
 import type { Conflict } from './describe.js'
 import { checkSequence, repairSequence, type SequenceCheck } from './sequences.js'
+import { within } from './within.js'
 
 export interface SequenceWatchOptions {
   /** The same column is checked again at most this often, ms. */
@@ -95,10 +96,4 @@ export class SequenceWatch {
 
 function collides (check: SequenceCheck | undefined): SequenceCheck | undefined {
   return check?.collides === true ? check : undefined
-}
-
-function within<T> (promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => { resolve(undefined) }, ms) })
-  return Promise.race([promise, timeout]).finally(() => { clearTimeout(timer) })
 }

@@ -8,7 +8,7 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { resetSequences, type SequenceReset } from './sequences.js'
+import { resetSequences, type SequenceReset } from './sequences/sequences.js'
 
 export const USAGE = `Usage: fastify-pg-conflict sequences [--database-url <url>] [--schema <name>]... [--fix]
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { EXIT, USAGE, isMainModule, main, type MainContext } from '../src/cli.js'
-import { checkSequence } from '../src/sequences.js'
+import { checkSequence } from '../src/sequences/sequences.js'
 import { databaseUrl, testDatabase } from './helpers/db.js'
 
 const db = await testDatabase(t, 'cli')

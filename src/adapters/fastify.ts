@@ -1,0 +1,257 @@
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Queryable } from '../catalog/catalog.js'
+import { ConflictCounters, type ConflictCount } from '../races/counters.js'
+import { describeConflict, type Conflict } from '../core/describe.js'
+import { ConflictEngine, isPromise, type Understood } from '../engine/engine.js'
+import { SequenceBehindError } from '../util/errors.js'
+import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
+import { answeredStatuses, withResponseSchemas } from './openapi.js'
+import { checkPluginOptions, checkRouteConfig, InvalidOptionError, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
+import { findPgError, integrityKind, type PgErrorFields } from '../core/recognise.js'
+import { integrityError, type ResponseFormat } from '../core/respond.js'
+import { DEFAULT_RETRY } from '../races/retry.js'
+import { matcher, type Level } from '../core/rules.js'
+import type { SequenceCheck } from '../sequences/sequences.js'
+import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** fastify-pg-conflict's settings for this route; `false` leaves its errors alone. */
+    conflict?: RouteConflictConfig | false
+  }
+  interface FastifyInstance {
+    pgConflict: PgConflictDecorator
+  }
+}
+
+/** `fastify.pgConflict`: the plugin's core, for application code that handles errors itself. */
+export interface PgConflictDecorator {
+  /** The integrity error in a thrown value, described with the plugin-wide settings; `undefined` if it is none the plugin answers. */
+  describe: (error: unknown) => Promise<Conflict | undefined>
+  /** Reads the catalog again now (after a migration, say). */
+  refresh: () => Promise<void>
+  /** Conflicts retried, recovered and given up, by constraint, since start (route retries and `withTransaction` here). */
+  counters: () => Record<string, ConflictCount>
+  /**
+   * `withTransaction` on the plugin's pool (the `pool` option, or `@fastify/postgres`'s), counting
+   * into `counters()`. For a client already in a transaction, call `withTransaction(client, …)`.
+   */
+  withTransaction: <T, C extends PooledTransactionClient = PooledTransactionClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
+}
+
+/** A route's level: its settings and body format. */
+interface RouteLevel {
+  level: Level
+  format: ResponseFormat<FastifyRequest> | undefined
+}
+
+type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => unknown
+
+/** On the error handlers and route handlers this plugin installs: the route's own one it wraps (or `null`). */
+const WRAPPED = Symbol('fastify-pg-conflict.wrapped')
+type Translating = ErrorHandler & { [WRAPPED]: ErrorHandler | null }
+type Handler = RouteOptions['handler']
+
+const identity = (column: string): string => column
+
+/**
+ * Fastify's own error handler is the only unbound one: `setErrorHandler` binds the user's to its
+ * instance, so theirs is named `bound …` whatever they called it.
+ */
+function isFastifyDefault (handler: (...args: never[]) => unknown): boolean {
+  return handler.name === 'defaultErrorHandler'
+}
+
+// async, so that a bad option rejects the registration (avvio does not catch a callback plugin's throw)
+const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fastifyPgConflict (fastify, options) {
+  checkPluginOptions(options)
+  const {
+    pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
+    format: pluginFormat, openapi = false, ...levelOptions
+  } = options
+  const engine = new ConflictEngine(levelOptions, fastify.log)
+  const counters = new ConflictCounters()
+  /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
+  const offered = new WeakSet<object>()
+
+  /** Requests whose sequence fault was repaired (or tried) already: once per request. */
+  const repairedFor = new WeakSet<FastifyRequest>()
+
+  /** Repairs a sequence found colliding, once per request; true when it no longer collides. */
+  async function repair (check: SequenceCheck, request: FastifyRequest): Promise<boolean> {
+    repairedFor.add(request)
+    return await engine.repairSequence(check, request.log)
+  }
+
+  /** A unique violation described for the retry loop and the hooks, with the route's settings. */
+  async function describeUnique (pgError: PgErrorFields, route: Level | undefined, log: FastifyBaseLogger): Promise<Conflict> {
+    const understood = await engine.understand(pgError, 'unique', route, log)
+    // (Unique violations not answered on this route: described from the error alone.)
+    return understood?.conflict ?? describeConflict(pgError, undefined, { fields: undefined, fieldName: identity })
+  }
+
+  /**
+   * The route's error handler: an integrity error this route answers is answered (or handed to the
+   * route's own error handler, or the scope's, as a translated error); anything else goes on
+   * exactly as without this plugin. Synchronous when nothing needs waiting for.
+   */
+  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
+    const level = route?.level
+    const format = route?.format ?? pluginFormat
+
+    /** On to the route's or the scope's error handler. Rejected, not thrown: Fastify sends a thrown value that is not an Error (a string, a plain object) as a 200 body. */
+    function passOn (error: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      return userHandler !== undefined ? userHandler(error, request, reply) : Promise.reject(error)
+    }
+
+    function answer (understood: Understood | undefined, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (understood === undefined) return passOn(thrown, request, reply) // its kind is switched off here
+      if (understood.fault !== undefined) return serverFault(understood.fault, thrown, request, reply)
+      if (understood.conflict.kind !== 'unique') return send(understood, request, reply)
+      return toHooks(understood, thrown, request, reply)
+    }
+
+    /** A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a 'retry' cannot be honoured outside the handler, so only an answer counts. */
+    function toHooks (understood: Understood, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (hooks.length === 0 || offered.has(thrown)) return send(understood, request, reply)
+      return askHooks(hooks, understood.conflict, request, reply, 1)
+        .then((decision) => decision === 'answered' ? undefined : send(understood, request, reply))
+    }
+
+    function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
+      const { conflict, settings } = understood
+      const answered = engine.answer(understood, format, request, request.url, request.log)
+      engine.logAnswer(understood, request.log)
+      // The translated error only for a handler of the application's (its stack trace costs microseconds).
+      if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw integrityError(conflict, answered, settings)
+      reply.code(answered.status).headers(answered.headers)
+      return answered.body
+    }
+
+    /** The id sequence is behind its table: a 500 without details, and the fix in the log. */
+    async function serverFault (sequence: SequenceCheck, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      engine.logSequenceFault(sequence, request.log, 'answered 500')
+      // This request failed; the next ones need not. (Once per request: a repair tried by the handler's retry is not repeated.)
+      if (repairSequences && !repairedFor.has(request)) await repair(sequence, request)
+      const error = new SequenceBehindError(`the id sequence ${sequence.sequence} is behind its table`, { cause: thrown })
+      if (userHandler !== undefined) return await userHandler(error, request, reply)
+      if (!isFastifyDefault(request.server.errorHandler)) throw error
+      reply.code(500)
+      return { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }
+    }
+
+    const handler: ErrorHandler = (error, request, reply) => {
+      const pgError = findPgError(error)
+      const kind = pgError === undefined ? undefined : integrityKind(pgError)
+      if (kind === undefined || !engine.mayAnswer(kind, level)) return passOn(error, request, reply)
+      const understood = engine.resolve(pgError as PgErrorFields, kind, level, request.log)
+      return isPromise(understood)
+        ? understood.then((found) => answer(found, error, request, reply))
+        : answer(understood, error, request, reply)
+    }
+    return Object.assign(handler, { [WRAPPED]: userHandler ?? null })
+  }
+
+  fastify.addHook('onRoute', (routeOptions: RouteOptions) => {
+    const userHandler = routesOwn(routeOptions.errorHandler as (ErrorHandler & { [WRAPPED]?: ErrorHandler | null }) | undefined)
+    const config = routeOptions.config?.conflict
+    const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
+    checkRouteConfig(config, where)
+    if (config === false) {
+      routeOptions.errorHandler = userHandler as RouteOptions['errorHandler']
+      return
+    }
+    // @fastify/postgres's pg: { transact: true } runs the handler inside a transaction it began:
+    // after an error every statement there fails (25P02), so nothing may run the handler again.
+    const ownsTransaction = (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === undefined ||
+      (routeOptions as { pg?: { transact?: unknown } }).pg?.transact === false
+    let route: RouteLevel | undefined
+    const hooks: OnConflict[] = []
+    let retry: ReturnType<typeof routeRetry>
+    if (config !== undefined) {
+      const { retry: retryConfig, onConflict: routeHook, format, ...routeLevel } = config
+      route = { level: engine.level(routeLevel, `route ${routeOptions.url}: `, fastify.log), format }
+      if (routeHook !== undefined) hooks.push(routeHook)
+      retry = routeRetry(retryConfig, `${where}.retry`)
+      if (retry !== undefined && !ownsTransaction) {
+        throw new InvalidOptionError(`${where}.retry: the handler runs inside a transaction it does not own (pg: { transact: true }), where a retry can only fail with 25P02; retry the whole transaction with withTransaction() instead`)
+      }
+      if (openapi) routeOptions.schema = withResponseSchemas(routeOptions.schema, route.format ?? pluginFormat, answeredStatuses(engine, route.level))
+    }
+    if (onConflict !== undefined) hooks.push(onConflict)
+    routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
+
+    const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
+    if (retry === undefined && hooks.length === 0 && !repairSequences) {
+      routeOptions.handler = handler // no wrapper: this route's success path is untouched
+      return
+    }
+    const matchers = retry?.constraints?.map((constraint) => matcher({ constraint }))
+    const wrapped = retryingHandler(handler, {
+      policy: retry?.policy,
+      retries: (conflict) => matchers === undefined ||
+        matchers.some((matches) => [conflict.constraint, conflict.error.constraint].some((name) => name !== undefined && matches(name))),
+      fallbackPolicy: DEFAULT_RETRY,
+      mayRunAgain: ownsTransaction,
+      hooks,
+      describe: async (pgError, request) => await describeUnique(pgError, route?.level, request.log),
+      counters,
+      offered,
+      sequenceColliding: (conflict) => engine.sequenceColliding(conflict),
+      repair: repairSequences ? repair : undefined
+    })
+    routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
+  })
+
+  fastify.addHook('onReady', async function () {
+    if (catalogOptions === false) return
+    const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
+    if (db === undefined) {
+      if (repairSequences) this.log.warn('fastify-pg-conflict: repairSequences does nothing without a pool (the pool option, or @fastify/postgres registered before ready)')
+      return
+    }
+    // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
+    await engine.connect(db, {
+      schemas: catalogOptions?.schemas,
+      minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
+      timeout: catalogOptions?.timeout ?? 2000,
+      sequenceCheckInterval,
+      log: this.log
+    })
+  })
+
+  fastify.decorate('pgConflict', {
+    async describe (error: unknown) {
+      return await engine.describe(error, fastify.log)
+    },
+    async refresh () {
+      await engine.cache?.refresh()
+    },
+    counters: () => counters.snapshot(),
+    async withTransaction<T, C extends PooledTransactionClient> (fn: (client: C) => Promise<T>, options: Omit<TransactionOptions, 'counters'> = {}): Promise<T> {
+      const db = pool ?? (fastify as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
+      if (db === undefined) throw new InvalidOptionError('pgConflict.withTransaction needs a pool: the pool option, or @fastify/postgres registered')
+      // A query-only pool (a wrapper with just query()) would run BEGIN, the statements and COMMIT
+      // on whichever connections it hands out: a transaction needs connect() and a client of its own.
+      const pooled = db as { connect?: unknown, totalCount?: unknown }
+      if (typeof pooled.connect !== 'function' || typeof pooled.totalCount !== 'number') {
+        throw new InvalidOptionError('pgConflict.withTransaction needs a pg.Pool (with connect()); the pool option given has only query(): call withTransaction(pool, fn) with the real pool')
+      }
+      return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
+    }
+  } satisfies PgConflictDecorator)
+}
+
+/**
+ * The route's own error handler or handler, under any of ours: one of ours is there already when
+ * the plugin is registered again in a child scope (the closer registration wins) and on the HEAD
+ * route Fastify copies from a GET.
+ */
+function routesOwn<F> (installed: (F & { [WRAPPED]?: F | null }) | undefined): F | undefined {
+  const wrapped = installed?.[WRAPPED]
+  return wrapped === undefined ? installed : wrapped ?? undefined
+}
+
+export const fastifyPgConflict = fp(plugin, { fastify: '5.x', name: 'fastify-pg-conflict' })

@@ -1,0 +1,257 @@
+import { expressionColumns } from '../core/sql-text.js'
+
+/** Anything with node-postgres's `query`: a `pg.Pool`, a `pg.Client`, `fastify.pg`… */
+export interface Queryable {
+  query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>
+}
+
+/** One key of a unique index, in index order. */
+export interface IndexKey {
+  /** As `pg_get_indexdef(index, k, true)` prints it, hence as it appears in DETAIL. */
+  definition: string
+  /** The table columns it uses: the column itself, or those an expression uses. */
+  columns: string[]
+  /** Whether the key's type never prints `, ` (numbers, booleans, dates, uuid…). */
+  commaFree: boolean
+}
+
+/** What the catalog says about one unique index (or the index of an exclusion constraint). */
+export interface UniqueIndex {
+  schema: string
+  /** The index name, which is what a unique violation reports as its `constraint`. */
+  name: string
+  table: string
+  keys: IndexKey[]
+  /** Each key's `definition`, and whether it is `commaFree`: kept apart so that describing a conflict builds neither. */
+  definitions: string[]
+  commaFree: boolean[]
+  /** The key columns, in index order, without repeats. */
+  columns: string[]
+  /** For a partition's index: the index of the partitioned table it belongs to, at the top of the tree. */
+  parent: { schema: string, name: string, table: string } | undefined
+}
+
+/**
+ * Every unique index (and exclusion constraint's index) outside the system schemas, one row per key. `pg_partition_root` finds the
+ * top of a partition tree for indexes too; `pg_depend` gives the table columns an index uses,
+ * which bounds the names found in an expression's text.
+ */
+export const CATALOG_SQL = `
+SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS position,
+       pg_get_indexdef(i.indexrelid, k, true) AS definition,
+       CASE WHEN i.indkey[k - 1] = 0 THEN NULL ELSE ta.attname END AS column_name,
+       ((ty.typcategory IN ('N', 'B', 'D', 'T', 'I') AND ty.typname NOT LIKE 'reg%') OR ty.typname = 'uuid') AS comma_free,
+       CASE WHEN i.indkey[k - 1] = 0 THEN ARRAY(
+         SELECT da.attname::text FROM pg_depend d
+         JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS depend_columns,
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_class tc ON tc.oid = i.indrelid
+-- The key positions 1..indnkeyatts. (generate_series would be estimated at 1000 rows an index,
+-- which on a large catalog costs enough to start JIT compilation on every read.)
+CROSS JOIN LATERAL (SELECT u.k::int AS k FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS u(attnum, k) WHERE u.k <= i.indnkeyatts) AS keys
+JOIN pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k
+JOIN pg_type ty ON ty.oid = ia.atttypid
+LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[k - 1]
+LEFT JOIN pg_class ri ON ri.oid = pg_partition_root(i.indexrelid) AND ri.oid <> i.indexrelid
+LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
+LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
+LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
+WHERE (i.indisunique OR i.indisexclusion)
+  AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+  AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
+ORDER BY n.nspname, ic.relname, k`
+
+interface CatalogRow {
+  schema: string
+  name: string
+  table: string
+  definition: string
+  column_name: string | null
+  comma_free: boolean
+  depend_columns: string[] | null // set for expression keys
+  parent_schema: string | null
+  parent_name: string | null
+  parent_table: string | null
+}
+
+/** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
+export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[]): Promise<UniqueIndex[]> {
+  const { rows } = await db.query(CATALOG_SQL, [schemas ?? null])
+  const indexes: UniqueIndex[] = []
+  let current: UniqueIndex | undefined
+  for (const row of rows as CatalogRow[]) {
+    if (current === undefined || current.schema !== row.schema || current.name !== row.name) {
+      current = {
+        schema: row.schema,
+        name: row.name,
+        table: row.table,
+        keys: [],
+        definitions: [],
+        commaFree: [],
+        columns: [],
+        // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
+        parent: row.parent_name === null
+          ? undefined
+          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string }
+      }
+      indexes.push(current)
+    }
+    const key = toKey(row)
+    current.keys.push(key)
+    current.definitions.push(key.definition)
+    current.commaFree.push(key.commaFree)
+    for (const column of key.columns) if (!current.columns.includes(column)) current.columns.push(column)
+  }
+  // Descriptions share these arrays rather than copy them per conflict: frozen, so that no one can change the catalog through one.
+  for (const index of indexes) {
+    Object.freeze(index.definitions)
+    Object.freeze(index.commaFree)
+    Object.freeze(index.columns)
+  }
+  return indexes
+}
+
+function toKey (row: CatalogRow): IndexKey {
+  // An expression's columns: the names in its text that pg_depend confirms the index uses
+  // (pg_depend alone would also list the columns of a partial index's WHERE clause).
+  const columns = row.column_name !== null
+    ? [row.column_name]
+    : expressionColumns(row.definition, new Set(row.depend_columns))
+  return { definition: row.definition, columns, commaFree: row.comma_free }
+}
+
+/** What the catalog says about a foreign key or check constraint. */
+export interface TableConstraint {
+  schema: string
+  /** The constraint's name, unique on its table (not in its schema). */
+  name: string
+  /** For a partition's clone of a foreign key: the name of the constraint declared on the partitioned table. */
+  rootName: string | undefined
+  /** The table it is declared on (for a foreign key, the referencing table). */
+  table: string
+  /** For a partition's constraint: the partitioned table at the top of the tree. */
+  rootTable: string | undefined
+  type: 'foreignKey' | 'check'
+  /** The constraint's columns (`conkey`): a foreign key's referencing columns, the columns a check uses. */
+  columns: string[]
+  /** A foreign key's referenced table (at the top of its partition tree) and columns (`confkey`). */
+  references: { schema: string, table: string, columns: string[] } | undefined
+}
+
+/**
+ * Every foreign key and table check constraint outside the system schemas. Their errors name the
+ * constraint and the table it is on (for a foreign key, always the referencing table, whichever
+ * side the statement touched); the columns are only here.
+ */
+export const CONSTRAINTS_SQL = `
+WITH RECURSIVE tops AS (
+  -- A foreign key on or to a partitioned table is cloned per partition (conparentid): each clone
+  -- answers to the constraint at the top, which is the one the schema declares.
+  SELECT oid, oid AS top FROM pg_constraint WHERE conparentid = 0 AND contype IN ('f', 'c')
+  UNION ALL
+  SELECT c.oid, tops.top FROM pg_constraint c JOIN tops ON c.conparentid = tops.oid
+)
+SELECT n.nspname AS schema, c.conname AS name, top.conname AS root_name, t.relname AS "table", root.relname AS root_table,
+       c.contype AS type,
+       ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
+       fn.nspname AS ref_schema, COALESCE(froot.relname, ft.relname) AS ref_table,
+       ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns
+FROM pg_constraint c
+JOIN tops ON tops.oid = c.oid
+JOIN pg_constraint top ON top.oid = tops.top
+JOIN pg_class t ON t.oid = c.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN pg_class root ON root.oid = pg_partition_root(c.conrelid) AND root.oid <> c.conrelid
+LEFT JOIN pg_class ft ON ft.oid = c.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = ft.relnamespace
+LEFT JOIN pg_class froot ON froot.oid = pg_partition_root(c.confrelid) AND froot.oid <> c.confrelid
+WHERE c.contype IN ('f', 'c')
+  AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
+  AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))`
+
+interface ConstraintRow {
+  schema: string
+  name: string
+  root_name: string
+  table: string
+  root_table: string | null
+  type: 'f' | 'c'
+  columns: string[]
+  ref_schema: string | null
+  ref_table: string | null
+  ref_columns: string[]
+}
+
+/** Reads every foreign key and check constraint (in `schemas`, or in every user schema). */
+export async function readTableConstraints (db: Queryable, schemas?: readonly string[]): Promise<TableConstraint[]> {
+  const { rows } = await db.query(CONSTRAINTS_SQL, [schemas ?? null])
+  return (rows as ConstraintRow[]).map((row) => ({
+    schema: row.schema,
+    name: row.name,
+    rootName: row.root_name === row.name ? undefined : row.root_name,
+    table: row.table,
+    rootTable: row.root_table ?? undefined,
+    type: row.type === 'f' ? 'foreignKey' : 'check',
+    columns: row.columns,
+    references: row.ref_table === null
+      ? undefined
+      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns }
+  }))
+}
+
+/**
+ * The unique indexes of one database, by name. Index names are unique within a schema; an
+ * error that lost its schema (some wrappers drop it) is looked up by name alone, which answers
+ * only when one schema has an index of that name.
+ */
+export class IndexCatalog {
+  private readonly bySchema = new Map<string, Map<string, UniqueIndex>>() // no key string built per lookup
+  private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
+  private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
+
+  constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
+    for (const index of indexes) {
+      let inSchema = this.bySchema.get(index.schema)
+      if (inSchema === undefined) this.bySchema.set(index.schema, inSchema = new Map())
+      inSchema.set(index.name, index)
+      this.byName.set(index.name, this.byName.has(index.name) ? null : index)
+    }
+    for (const constraint of constraints) {
+      // Also by table and name alone, for an error that lost its schema.
+      // Also by name alone, for an error that gives neither (Prisma's foreign keys); answers when the name is unique.
+      for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name), constraintKey(undefined, undefined, constraint.name)]) {
+        this.constraints.set(key, this.constraints.has(key) ? null : constraint)
+      }
+    }
+  }
+
+  /** The foreign key or check constraint `name` on `table` (in `schema`), as far as the error tells them. */
+  findConstraint (name: string, table: string | undefined, schema: string | undefined): TableConstraint | undefined {
+    return this.constraints.get(constraintKey(schema, table, name)) ?? undefined
+  }
+
+  find (name: string, schema: string | undefined): UniqueIndex | undefined {
+    if (schema !== undefined) return this.bySchema.get(schema)?.get(name)
+    return this.byName.get(name) ?? undefined
+  }
+
+  /** Every index and constraint name, once each. */
+  names (): Set<string> {
+    const names = new Set(this.byName.keys())
+    for (const constraint of this.constraints.values()) if (constraint !== null) names.add(constraint.name)
+    return names
+  }
+}
+
+
+function constraintKey (schema: string | undefined, table: string | undefined, name: string): string {
+  return `${schema ?? ''}\u0000${table ?? ''}\u0000${name}`
+}

@@ -1,0 +1,134 @@
+// The core's pure pieces and its edges, where a real error does not reach every branch: settings
+// merged over four levels, catalog lookups that must not guess, and the public helpers.
+import t from 'tap'
+import fastifyPgConflict, { defaultMessage, detailAgainst, findIntegrityError, IndexCatalog, valuesStartFor, type TableConstraint } from '../../src/index.js'
+import { indexMatchesDetail } from '../../src/core/describe.js'
+import { ConflictEngine, type Log } from '../../src/engine/engine.js'
+import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
+import { buildApp } from '../helpers/app.js'
+import { testDatabase } from '../helpers/db.js'
+
+const db = await testDatabase(t, 'core')
+await db.exec('CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE)')
+await db.exec("INSERT INTO accounts VALUES (1, 'taken@example.com')")
+const DUPLICATE = "INSERT INTO accounts VALUES (2, 'taken@example.com')"
+
+const silent: Log = { info: () => {}, warn: () => {}, error: () => {} }
+
+function level (options: Partial<Level> = {}): Level {
+  return { rules: new RuleSet(), settings: {}, errors: {}, fieldName: undefined, ...options }
+}
+
+t.test('expose: the most specific level that says anything wins, for values and constraint alike', async (t) => {
+  const names = ['users_email_key']
+  const rule = (expose: { values?: boolean, constraint?: boolean }): RuleSet => new RuleSet([{ constraint: 'users_email_key', expose }])
+  const cases: Array<[string, Level | undefined, Level, boolean]> = [
+    ['the route rule', level({ rules: rule({ values: true, constraint: true }) }), level({ settings: { expose: { values: false, constraint: false } } }), true],
+    ['the route settings', level({ settings: { expose: { values: true, constraint: true } } }), level({ rules: rule({ values: false, constraint: false }) }), true],
+    ['the plugin rule', level(), level({ rules: rule({ values: true, constraint: true }), settings: { expose: { values: false, constraint: false } } }), true],
+    ['the plugin settings', undefined, level({ settings: { expose: { values: true, constraint: true } } }), true],
+    ['nobody: nothing shown', level(), level(), false]
+  ]
+  for (const [who, route, plugin, shown] of cases) {
+    const settings = resolveSettings('check', names, route, plugin)
+    t.equal(settings.exposeValues, shown, `${who}: values`)
+    t.equal(settings.exposeConstraint, shown, `${who}: constraint`)
+  }
+})
+
+t.test('catalog lookups never guess between two constraints of the same name', async (t) => {
+  const constraint = (schema: string): TableConstraint => ({
+    schema, name: 'orders_customer_fkey', rootName: undefined, table: 'orders', rootTable: undefined, type: 'foreignKey', columns: ['customer_id'], references: { schema, table: 'customers', columns: ['id'] }
+  })
+  const catalog = new IndexCatalog([], [constraint('a'), constraint('b')])
+  t.equal(catalog.findConstraint('orders_customer_fkey', 'orders', 'b')?.schema, 'b', 'with the schema: found')
+  t.equal(catalog.findConstraint('orders_customer_fkey', 'orders', undefined), undefined, 'without it: in two schemas, so none')
+  t.equal(catalog.findConstraint('orders_customer_fkey', undefined, undefined), undefined, 'by name alone: none either')
+  t.same([...catalog.names()], ['orders_customer_fkey'])
+})
+
+t.test('the engine: a foreign key the catalog does not know is described from the error; a shard name without a constraint keeps the error\'s', async (t) => {
+  let reads = 0
+  const empty = { query: async () => { reads++; return { rows: [] } } }
+  const warnings: unknown[] = []
+  const engine = new ConflictEngine({}, silent)
+  await engine.connect(empty, { schemas: undefined, minRefreshInterval: 60_000, timeout: 1000, sequenceCheckInterval: 10_000, log: { ...silent, warn: (m) => warnings.push(m) } })
+  const fk = { code: '23503', message: 'insert or update on table "orders" violates foreign key constraint "orders_customer_fkey"', detail: 'Key (customer_id)=(7) is not present in table "customers".', constraint: 'orders_customer_fkey', schema: 'app', table: 'orders', column: undefined, error: {} }
+  const understood = await engine.understand(fk, 'foreignKey', undefined, silent)
+  t.match(understood?.conflict, { kind: 'foreignKey', constraint: 'orders_customer_fkey', table: 'orders', columns: ['customer_id'] }, 'columns from DETAIL')
+  t.equal(reads, 4, 'the unknown name read the catalog once more (two queries a read)')
+  // A relayed Citus error naming only a shard's table: the table loses its shard id, the rest stays.
+  const relayed = { code: '23502', message: 'null value', detail: undefined, constraint: undefined, schema: undefined, table: 'orders_102008', column: 'customer_id', error: { routine: 'ReportResultError' } }
+  t.match((await engine.understand(relayed, 'notNull', undefined, silent))?.conflict, { table: 'orders', columns: ['customer_id'] })
+  engine.level({ message: 'no rules here' }, '', { ...silent, warn: (m) => warnings.push(m) })
+  t.same(warnings, [], 'a level without rules, made after the first read, has nothing to warn of')
+})
+
+t.test('public helpers: findIntegrityError gives the error and its kind; defaultMessage names the fields', async (t) => {
+  const error = Object.assign(new Error('wrapped'), { cause: { code: '23514', severity: 'ERROR', constraint: 'age_check', message: 'new row violates check constraint' } })
+  t.match(findIntegrityError(error), { kind: 'check', error: { code: '23514', constraint: 'age_check' } })
+  t.equal(findIntegrityError(new Error('plain')), undefined)
+  t.equal(findIntegrityError({ code: '42601', severity: 'ERROR' }), undefined, 'a PostgreSQL error of no kind answered (a syntax error)')
+  t.equal(defaultMessage(['org_id', 'name']), 'A record with this org_id and name already exists.')
+})
+
+t.test('openapi must be true or false', async (t) => {
+  const { app } = buildApp(t)
+  await t.rejects(async () => { await app.register(fastifyPgConflict, { openapi: 'yes' as unknown as boolean }) }, { code: 'PG_CONFLICT_INVALID_OPTION', message: /options\.openapi must be true or false/ })
+})
+
+t.test('a route that leaves unique violations alone (errors.unique: false) still retries them, then passes them on', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  let attempts = 0
+  app.post('/r', { config: { conflict: { errors: { unique: false }, retry: { attempts: 2 } } } }, async () => { attempts++; await db.pool.query(DUPLICATE) })
+  const response = await app.inject({ method: 'POST', url: '/r' })
+  t.equal(attempts, 2, 'retried')
+  t.equal(response.statusCode, 500, 'then on as without the plugin')
+  t.equal(response.json().code, '23505')
+})
+
+t.test('a conflict in a preHandler meets the hooks in the error path; a hook that does not answer leaves the 409', async (t) => {
+  const { app } = buildApp(t)
+  let asked = 0
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, onConflict: () => { asked++ } })
+  app.post('/r', { preHandler: async () => { await db.pool.query(DUPLICATE) } }, async () => 'unreached')
+  const response = await app.inject({ method: 'POST', url: '/r' })
+  t.equal(asked, 1)
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, ['email'])
+})
+
+t.test('with info logging off, the conflict line is not even built, and the answer is the same', async (t) => {
+  const { app, logs } = buildApp(t, { logger: { level: 'warn', stream: { write: () => {} } } })
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  app.post('/r', async () => { await db.pool.query(DUPLICATE) })
+  const response = await app.inject({ method: 'POST', url: '/r' })
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, ['email'])
+  t.same(logs, [])
+})
+
+t.test('DETAIL read against cached keys: only the exact keys at the first parenthesis, followed by the values', async (t) => {
+  t.equal(valuesStartFor('Key (a, b)=(1, 2) already exists.', ['a', 'b']), 12)
+  t.equal(valuesStartFor('Key (a, b)=(1, 2) already exists.', ['a']), undefined, 'fewer keys')
+  t.equal(valuesStartFor('Key (a; b)=(1, 2) already exists.', ['a', 'b']), undefined, 'not separated as PostgreSQL separates them')
+  t.equal(valuesStartFor('Key (x)=(1) already exists.', ['a']), undefined, 'another key')
+  t.equal(valuesStartFor('Key (a)=(', ['a']), undefined, 'no values')
+  t.equal(valuesStartFor('no key here', ['a']), undefined)
+  const index = { schema: 's', name: 'k', table: 't', keys: [], definitions: ['a', 'b'], commaFree: [false, false], columns: ['a', 'b'], parent: undefined }
+  t.notOk(indexMatchesDetail(index, { keys: ['a', 'c'], valuesText: '1, 2' }), 'as many keys, one different: the index was replaced')
+  t.notOk(indexMatchesDetail(index, { keys: ['a'], valuesText: '1' }), 'fewer keys: replaced too')
+  t.ok(indexMatchesDetail(index, undefined), 'without DETAIL nothing contradicts it')
+  const error = { code: '23505', message: '', detail: "Key (a, b)=('1', '2') already exists.", constraint: 'k', schema: 's', table: 't', column: undefined, error: { file: 'errors.go' } }
+  t.equal(detailAgainst(error, index), null, "CockroachDB's DETAIL is for the scan, which reads its literals")
+})
+
+t.test('a level made after the catalog was read is checked against it at once', async (t) => {
+  const warnings: unknown[] = []
+  const log: Log = { ...silent, warn: (m) => warnings.push(m) }
+  const engine = new ConflictEngine({}, log)
+  await engine.connect(db.pool, { schemas: [db.schema], minRefreshInterval: 60_000, timeout: 2000, sequenceCheckInterval: 10_000, log })
+  engine.level({ constraints: [{ constraint: 'accounts_email_key' }, { constraint: 'acounts_email_key' }] }, '', log)
+  t.same(warnings, ['fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint acounts_email_key'])
+})

@@ -44,7 +44,7 @@ export interface Contestant {
 }
 
 export function contestants (catalog: IndexCatalog, cases: readonly Case[]): Contestant[] {
-  /** The plugin's core, as the engine (src/engine.ts) runs it per conflict: DETAIL, catalog lookup, description. */
+  /** The plugin's core, as the engine (src/engine/engine.ts) runs it per conflict: DETAIL, catalog lookup, description. */
   const core = (pgError: PgErrorFields): ReturnType<typeof describeConflict> => {
     const index = pgError.constraint === undefined ? undefined : catalog.find(pgError.constraint, pgError.schema)
     const known = index === undefined ? null : detailAgainst(pgError, index)

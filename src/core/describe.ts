@@ -1,4 +1,4 @@
-import type { TableConstraint, UniqueIndex } from '../catalog/catalog.js'
+import type { TableConstraint, UniqueIndex } from './constraints.js'
 import { dialectOf } from './dialects.js'
 import { keyColumnsOf, keyValues, scanKeyDetail, splitValuesIn, valuesStartFor, type KeyScan } from './detail.js'
 import type { IntegrityKind, PgErrorFields } from './recognise.js'

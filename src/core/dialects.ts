@@ -13,7 +13,7 @@
  */
 
 import type { Dialect } from './detail.js'
-import type { PgErrorFields } from './recognise.js'
+import { uniqueConstraintFromMessage, type PgErrorFields } from './recognise.js'
 
 /** A string property of the error object the fields were read from; `undefined` if absent, not a string or unreadable. */
 function property (error: PgErrorFields, name: string): string | undefined {
@@ -43,21 +43,6 @@ export function dialectOf (error: PgErrorFields): Dialect {
  */
 export function isRelayedByCitus (error: PgErrorFields): boolean {
   return property(error, 'routine') === 'ReportResultError' || property(error, 'file') === 'remote_commands.c'
-}
-
-const UNIQUE_MESSAGE = 'duplicate key value violates unique constraint "'
-
-/**
- * The constraint a unique violation's message names, for the errors that carry no constraint
- * field (YugabyteDB's, Citus's relayed ones): `duplicate key value violates unique constraint
- * "users_email_key"` → `users_email_key`. The message is PostgreSQL's English one (`lc_messages`
- * other than English gives `undefined`); the name is printed unescaped, so everything between
- * the first and the last `"` is taken.
- */
-export function uniqueConstraintFromMessage (message: string): string | undefined {
-  if (!message.startsWith(UNIQUE_MESSAGE) || !message.endsWith('"')) return undefined
-  const name = message.slice(UNIQUE_MESSAGE.length, -1)
-  return name === '' ? undefined : name
 }
 
 const SHARD_ID = /^(.+)_(\d+)$/s

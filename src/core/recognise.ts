@@ -1,5 +1,3 @@
-import { uniqueConstraintFromMessage } from './dialects.js'
-
 /**
  * Step one of the data path: is this thrown value a PostgreSQL error, under whatever wrapper?
  *
@@ -164,4 +162,19 @@ export function findIntegrityError (thrown: unknown): { error: PgErrorFields, ki
 export function findUniqueViolation (thrown: unknown): PgErrorFields | undefined {
   const found = findPgError(thrown)
   return found?.code === UNIQUE_VIOLATION ? found : undefined
+}
+
+const UNIQUE_MESSAGE = 'duplicate key value violates unique constraint "'
+
+/**
+ * The constraint a unique violation's message names, for the errors that carry no constraint
+ * field (YugabyteDB's, Citus's relayed ones): `duplicate key value violates unique constraint
+ * "users_email_key"` → `users_email_key`. The message is PostgreSQL's English one (`lc_messages`
+ * other than English gives `undefined`); the name is printed unescaped, so everything between
+ * the first and the last `"` is taken.
+ */
+export function uniqueConstraintFromMessage (message: string): string | undefined {
+  if (!message.startsWith(UNIQUE_MESSAGE) || !message.endsWith('"')) return undefined
+  const name = message.slice(UNIQUE_MESSAGE.length, -1)
+  return name === '' ? undefined : name
 }

@@ -8,7 +8,7 @@
  */
 import createError from '@fastify/error'
 import type { ConflictCounters } from './counters.js'
-import { InvalidOptionError } from '../engine/options.js'
+import { InvalidOptionError } from '../util/errors.js'
 import { findPgError, UNIQUE_VIOLATION } from '../core/recognise.js'
 import { backoffDelay, mayRetry, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.js'
 import { matcher } from '../core/rules.js'

@@ -1,5 +1,5 @@
 import type { Queryable } from '../catalog/catalog.js'
-import { InvalidOptionError } from '../engine/options.js'
+import { InvalidOptionError } from '../util/errors.js'
 
 /**
  * Id sequences that fell behind their table. After `COPY`, `pg_restore --data-only` or inserts

@@ -8,7 +8,7 @@
 // 3. Adversarial text: a megabyte of structural characters never throws and stays well under an
 //    absolute time bound (linear parsing takes milliseconds; quadratic would take minutes).
 //
-// Reproduce a failure with the seed it prints: FC_SEED=<seed> npx tap test/property.test.ts
+// Reproduce a failure with the seed it prints: FC_SEED=<seed> npx tap test/core/detail-property.test.ts
 // Run longer: FC_SCALE=10 multiplies every run count.
 
 import t, { type Test } from 'tap'

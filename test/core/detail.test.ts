@@ -1,6 +1,6 @@
-// The pure core that reads PostgreSQL errors: DETAIL parsing (src/detail.ts), SQL text scanning
-// (src/sql-text.ts) and finding the PostgreSQL error inside whatever was thrown (src/recognise.ts).
-// test/cases.test.ts drives real violations through the plugin; this file covers what a real
+// The pure core that reads PostgreSQL errors: DETAIL parsing (src/core/detail.ts), SQL text scanning
+// (src/core/sql-text.ts) and finding the PostgreSQL error inside whatever was thrown (src/core/recognise.ts).
+// test/core/describe.test.ts drives real violations through the plugin; this file covers what a real
 // server cannot produce on demand (other languages, hostile objects, megabytes of junk) and the
 // exhaustive variations. The error shapes used here are checked against real node-postgres and
 // postgres.js errors first, when DATABASE_URL is set.

@@ -1,6 +1,6 @@
 // The PostgreSQL-compatible distributed engines (issue 4): CockroachDB's DETAIL prints values as
-// SQL literals (src/detail.ts, dialect `cockroachdb`), its errors and Citus's relayed ones miss
-// fields PostgreSQL sends, YugabyteDB's miss DETAIL (src/dialects.ts). The errors come from
+// SQL literals (src/core/detail.ts, dialect `cockroachdb`), its errors and Citus's relayed ones miss
+// fields PostgreSQL sends, YugabyteDB's miss DETAIL (src/core/dialects.ts). The errors come from
 // test/fixtures/distributed.ts, each copied from the engine's output or built from its source as
 // cited there. docs/distributed.md says what this means for users.
 
@@ -9,9 +9,9 @@ import fc, { type Arbitrary, type IRawProperty } from 'fast-check'
 import assert from 'node:assert/strict'
 import type pg from 'pg'
 import { keyValues, parseKeyDetail, splitValues, type Dialect, type KeyDetail } from '../../src/core/detail.js'
-import { citusShard, dialectOf, isRelayedByCitus, uniqueConstraintFromMessage, withoutShardId } from '../../src/core/dialects.js'
+import { citusShard, dialectOf, isRelayedByCitus, withoutShardId } from '../../src/core/dialects.js'
 import { describeConflict, type FieldNaming } from '../../src/core/describe.js'
-import { findPgError, type PgErrorFields } from '../../src/core/recognise.js'
+import { findPgError, uniqueConstraintFromMessage, type PgErrorFields } from '../../src/core/recognise.js'
 import { expressionColumns } from '../../src/core/sql-text.js'
 import {
   citusLocalUnique, citusRelayedUnique, cockroachRestart, cockroachUniqueBytes, cockroachUniqueComposite, cockroachUniqueEmail,

@@ -1,5 +1,5 @@
 // A schema in which PostgreSQL raises every integrity error the plugin answers, for real, and the
-// routes that raise them: shared by test/integrity.test.ts and test/formats.test.ts.
+// routes that raise them: shared by test/core/kinds.test.ts and test/core/respond.test.ts.
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
 import type pg from 'pg'
 import type { Test } from 'tap'

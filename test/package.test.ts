@@ -406,15 +406,19 @@ const project = async (name: string, fixtures: string[], emit: boolean): Promise
 
 for (const [file, source] of Object.entries(tsFixtures)) await writeFile(join(consumer, file), source)
 
-/** tsc's diagnostics as `file(line,col): error TSxxxx: …` first lines. */
+/**
+ * tsc's diagnostics as `file(line,col): error TSxxxx: …` first lines. tsc runs with
+ * `--pretty false`: in a terminal, or with FORCE_COLOR set (CI runs this file so once), it would
+ * otherwise print its pretty format, which this does not read.
+ */
 const diagnostics = (r: Run): string[] => r.stdout.split('\n').filter((line) => /^\S.*\(\d+,\d+\): error TS\d+/.test(line))
 
 // The three tsc runs take seconds each: started together, awaited in their tests.
 const goodRun = project('good', ['good.mts', 'good-default.cts', 'good-require.cts'], true)
-  .then((config) => run(process.execPath, [tsc, '-p', config], consumer))
+  .then((config) => run(process.execPath, [tsc, '--pretty', 'false', '-p', config], consumer))
 const badFixtures = ['bad-option.mts', 'bad-route.mts', 'bad-option.cts']
 const badRun = project('bad', badFixtures, false)
-  .then((config) => run(process.execPath, [tsc, '--noEmit', '-p', config], consumer))
+  .then((config) => run(process.execPath, [tsc, '--pretty', 'false', '--noEmit', '-p', config], consumer))
 
 t.test('TypeScript: ESM and CommonJS consumers typecheck, and work as compiled', async (t) => {
   const r = await goodRun

@@ -21,6 +21,9 @@ type AnyRouteRequest = FastifyRequest<RouteGenericInterface, RawServerDefault, R
  * run the route's handler again, or return nothing: then the route's `retry`, if it has one and
  * the conflict is one it retries, runs the handler again, and otherwise the 409 goes out.
  *
+ * Only `'retry'` (or a promise of it) counts as a result: a hook that answers may return the reply
+ * it sent, as a handler does (`return reply.code(200).send(row)`), or nothing.
+ *
  * `OnConflict<{ Body: { email: string } }>` types the request and reply as the route's (as
  * `app.post<{ Body: … }>` does); plain `OnConflict` sees the request's parts as `any`. Either is
  * accepted by the `onConflict` option and by `config.conflict.onConflict`.
@@ -28,8 +31,7 @@ type AnyRouteRequest = FastifyRequest<RouteGenericInterface, RawServerDefault, R
 export type OnConflict<RouteGeneric extends RouteGenericInterface = never> = {
   // A method's parameters are compared both ways: a hook typed for one route fits the option.
   hook (conflict: Conflict, request: [RouteGeneric] extends [never] ? AnyRouteRequest : FastifyRequest<RouteGeneric>,
-    reply: [RouteGeneric] extends [never] ? FastifyReply : FastifyReply<RouteGeneric>, attempt: number):
-  'retry' | undefined | void | Promise<'retry' | undefined | void> // eslint-disable-line @typescript-eslint/no-invalid-void-type
+    reply: [RouteGeneric] extends [never] ? FastifyReply : FastifyReply<RouteGeneric>, attempt: number): unknown
 }['hook']
 
 export interface HandlerRetry {

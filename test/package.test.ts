@@ -1,10 +1,11 @@
 // The package as npm publishes it: `npm pack`, unpacked into a throw-away consumer project, then
-// used the ways an application uses it: `import` and `require()` under plain node; TypeScript 6
-// (the repository's) and 7 (scripts/typescript-7.mjs, cached in node_modules/.cache) under
-// moduleResolution nodenext, node16, bundler and CommonJS, from ES modules and CommonJS files,
-// strict and without skipLibCheck; and every TypeScript snippet of README.md and docs/*.md
-// (test/helpers/snippets.ts) compiled in each of those, then run as ES module and as CommonJS
-// against the database. The consumer's node_modules are symlinks to this repository's.
+// used the ways an application uses it: `import` and `require()` under plain node; TypeScript 7
+// (scripts/typescript-7.mjs, cached in node_modules/.cache) under moduleResolution nodenext,
+// node16, bundler and CommonJS, and TypeScript 6 (the repository's) under nodenext and bundler,
+// from ES modules and CommonJS files, strict and without skipLibCheck, with every TypeScript
+// snippet of README.md and docs/*.md (test/helpers/snippets.ts); then the snippets run, as ES
+// modules and as CommonJS, against the database. The consumer's node_modules are symlinks to this
+// repository's.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'

@@ -1,36 +1,43 @@
+/**
+ * The package's main entry point, `fastify-pg-conflict`: the Fastify plugin and what its users
+ * call beside it. Every export here is documented in docs/api.md, and test/package.test.ts holds
+ * the exact list: an export is a promise to users, so a new one is a deliberate choice.
+ */
 import { fastifyPgConflict } from './adapters/fastify.js'
 
 export default fastifyPgConflict
 export { fastifyPgConflict }
 export type { PgConflictDecorator } from './adapters/fastify.js'
-export type { FastifyPgConflictOptions, RouteConflictConfig, CatalogOptions } from './engine/options.js'
+export type { FastifyPgConflictOptions, RouteConflictConfig, CatalogOptions, RouteRetryOptions } from './engine/options.js'
+export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './core/rules.js'
+export type { Queryable } from './catalog/catalog.js'
+
+// Errors and how they are answered.
 export { InvalidOptionError } from './util/errors.js'
-export type { RouteRetryOptions } from './engine/options.js'
+export { findPgError, type PgErrorFields, type IntegrityKind } from './core/recognise.js'
+export type { Conflict } from './core/describe.js'
+export {
+  isConflictError, isIntegrityError,
+  type ConflictBody, type ProblemBody, type ConflictError, type IntegrityError, type AnswerParts, type ResponseFormat
+} from './core/respond.js'
+export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './core/schemas.js'
+
+// Races: route retries, onConflict hooks, withTransaction.
 export type { OnConflict } from './races/route-retry.js'
 export type { RetryOptions } from './races/retry.js'
 export { ConflictCounters, type ConflictCount } from './races/counters.js'
 export {
-  sequenceOf, checkSequence, repairSequence, resetSequences,
+  withTransaction, RolledBackError, FailedTransactionError,
+  type TransactionOptions, type TransactionClient, type PooledTransactionClient, type QueryClient, type QueryResultLike,
+  type TransactionPool, type SimpleTransactionPool, type IsolationLevel
+} from './races/transaction.js'
+
+// Id sequences behind their table.
+export {
+  checkSequence, repairSequence, resetSequences,
   type SequenceTarget, type SequenceKind, type ColumnSequence, type SequenceCheck,
   type SequenceRepair, type SequenceReset, type RepairOptions, type ResetOptions
 } from './sequences/sequences.js'
-export {
-  withTransaction, RolledBackError, FailedTransactionError,
-  type TransactionOptions, type TransactionClient, type PooledTransactionClient,
-  type TransactionPool, type SimpleTransactionPool, type IsolationLevel
-} from './races/transaction.js'
-export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './core/rules.js'
-export { findPgError, findUniqueViolation, findIntegrityError, integrityKind, uniqueConstraintFromMessage, UNIQUE_VIOLATION, INTEGRITY_KINDS, type PgErrorFields, type IntegrityKind } from './core/recognise.js'
-export { parseKeyDetail, scanKeyDetail, valuesStartFor, keyColumnsOf, splitValues, splitValuesIn, keyValues, type KeyDetail, type KeyScan, type Dialect } from './core/detail.js'
-export { dialectOf, isRelayedByCitus, withoutShardId, citusShard, type ShardNames } from './core/dialects.js'
-export { describeConflict, describeIntegrityError, detailAgainst, type Conflict, type FieldNaming, type Found } from './core/describe.js'
-export { readUniqueIndexes, readTableConstraints, IndexCatalog, type Queryable, type UniqueIndex, type IndexKey, type TableConstraint } from './catalog/catalog.js'
-export {
-  isConflictError, isIntegrityError, defaultMessage, pointerTo, CONFLICT_CODE,
-  type ConflictBody, type ProblemBody, type ConflictError, type IntegrityError, type AnswerParts, type ResponseFormat, type Answer
-} from './core/respond.js'
-export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './core/schemas.js'
-export { KIND_DEFAULTS, DEFAULT_RETRY_AFTER } from './core/kinds.js'
 
 /** `org_id` → `orgId`: a `fieldName` for APIs in camelCase over snake_case tables. */
 export function snakeToCamel (column: string): string {

@@ -1,7 +1,11 @@
 // The package as npm publishes it: `npm pack`, unpacked into a throw-away consumer project, then
-// used the ways an application uses it — `import` and `require()` under plain node, and TypeScript
-// (nodenext, strict) from .mts and .cts files, with the repository's own tsc. No database and no
-// network: the consumer's node_modules are symlinks to this repository's.
+// used the ways an application uses it: `import` and `require()` under plain node; TypeScript 7
+// (scripts/typescript-7.mjs, cached in node_modules/.cache) under moduleResolution nodenext,
+// node16, bundler and CommonJS, and TypeScript 6 (the repository's) under nodenext and bundler,
+// from ES modules and CommonJS files, strict and without skipLibCheck, with every TypeScript
+// snippet of README.md and docs/*.md (test/helpers/snippets.ts); then the snippets run, as ES
+// modules and as CommonJS, against the database. The consumer's node_modules are symlinks to this
+// repository's.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -9,9 +13,13 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { allSnippets, moduleSource, SNIPPET_GLOBALS, SNIPPET_SCHEMA, type Snippet } from './helpers/snippets.js'
+import { databaseUrl, testDatabase } from './helpers/db.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc')
+// Packing, two compilers in four settings and the snippets' run: more than tap's 120 s on a
+// machine busy with other work.
+t.setTimeout(300_000)
 const NAME = 'fastify-pg-conflict'
 
 interface Run { code: number | null, stdout: string, stderr: string }
@@ -27,12 +35,12 @@ function plainEnv (): NodeJS.ProcessEnv {
 }
 
 /** Runs a command to its end; never rejects, so every outcome can be asserted on. */
-function run (command: string, args: string[], cwd: string): Promise<Run> {
+function run (command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
       cwd,
-      env: plainEnv(),
-      timeout: 45_000,
+      env: { ...plainEnv(), ...env },
+      timeout: 100_000,
       shell: process.platform === 'win32' && command === 'npm'
     })
     let stdout = ''
@@ -53,7 +61,7 @@ function report<T> (r: Run): T {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pack. `npm test` builds dist/ first (pretest), as `prepare` does on install; built here only if missing.
+// Pack. `npm test` builds dist/ first (pretest), as `prepack` does; built here only if missing.
 
 if (!existsSync(join(repo, 'dist', 'esm', 'index.js')) || !existsSync(join(repo, 'dist', 'cjs', 'index.js'))) {
   const build = await run('npm', ['run', 'build'], repo)
@@ -75,7 +83,8 @@ const files = listing.stdout.split('\n').filter((line) => line !== '' && !line.e
 
 // ---------------------------------------------------------------------------------------------
 // The consumer: node_modules/fastify-pg-conflict is the unpacked tarball; its dependencies and
-// peers, TypeScript and @types/node are symlinks to this repository's copies.
+// peers, TypeScript, @types/node and what the snippets import (with its @types) are symlinks to
+// this repository's copies.
 
 const consumer = join(tmp, 'consumer')
 const installed = join(consumer, 'node_modules', NAME)
@@ -93,12 +102,20 @@ interface Manifest {
   peerDependencies?: Record<string, string>
 }
 const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as Manifest
+const snippets = allSnippets(repo)
+/** The packages the snippets import, but this one: `pg`, `pino-http`, `@fastify/swagger`… */
+const snippetPackages = snippets.flatMap((snippet) => [...snippet.code.matchAll(/\bfrom\s+'([^'.][^']*)'/g)].map((m) => m[1] as string))
+  .map((specifier) => specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0] as string)
+  .filter((name) => name !== NAME)
 const linked = [
   ...Object.keys(manifest.dependencies ?? {}),
   ...Object.keys(manifest.peerDependencies ?? {}),
+  ...snippetPackages,
   'typescript',
   '@types/node'
 ]
+const typesOf = (name: string): string => `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`
+for (const name of [...linked]) if (existsSync(join(repo, 'node_modules', typesOf(name)))) linked.push(typesOf(name))
 for (const name of new Set(linked)) {
   const target = join(repo, 'node_modules', name)
   if (!existsSync(target)) throw new Error(`${name} is not installed in the repository; run npm install`)
@@ -164,6 +181,20 @@ t.test('the tarball holds the built package and nothing else', async (t) => {
   }
 })
 
+/**
+ * The runtime exports of each entry point, exactly: each is documented in docs/api.md (which
+ * test/docs.test.ts checks) and a promise to users, so adding one is a choice made here too.
+ */
+const EXPORTS: Record<string, string[]> = {
+  [NAME]: [
+    'ConflictCounters', 'FailedTransactionError', 'InvalidOptionError', 'RolledBackError',
+    'checkSequence', 'conflictResponseSchema', 'default', 'errorBodySchema', 'fastifyPgConflict', 'findPgError',
+    'isConflictError', 'isIntegrityError', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
+    'resetSequences', 'snakeToCamel', 'withTransaction'
+  ],
+  [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict']
+}
+
 /** The ESM module's export names, to compare the CommonJS plugin's with. */
 let esmExports: string[] | undefined
 
@@ -218,8 +249,7 @@ console.log(JSON.stringify({
   t.equal(out.decorated, 'function', 'registered: app.pgConflict.describe is there after ready()')
   t.equal(out.status, 409, 'a unique violation thrown by a route is answered with 409')
   t.same(out.body, EXPECTED_BODY, 'with the route message and fields named by fieldName')
-  t.ok(Array.isArray(out.exports) && out.exports.includes('default') && out.exports.includes('snakeToCamel'),
-    'the module namespace has the default and the named exports')
+  t.same(out.exports, EXPORTS[NAME], 'the module namespace has exactly the documented exports')
   esmExports = out.exports as string[]
 })
 
@@ -274,26 +304,28 @@ main().catch((err) => { console.error(err); process.exit(1) })
 })
 
 // ---------------------------------------------------------------------------------------------
-// TypeScript. Consumers compile with module/moduleResolution nodenext, strict, and without
-// skipLibCheck, so the packed declarations are checked too.
+// The Express entry.
 
 t.test('the Express entry: import and require of fastify-pg-conflict/express', async (t) => {
   await writeFile(join(consumer, 'express.mjs'), `
 import { pgConflict, conflictConfig } from '${NAME}/express'
+import * as namespace from '${NAME}/express'
 const mw = pgConflict({ catalog: false })
-console.log(JSON.stringify({ resolved: import.meta.resolve('${NAME}/express'), arity: mw.length, config: typeof conflictConfig({ fields: 'email' }) }))
+console.log(JSON.stringify({ resolved: import.meta.resolve('${NAME}/express'), arity: mw.length, config: typeof conflictConfig({ fields: 'email' }), exports: Object.keys(namespace).sort() }))
 `)
   await writeFile(join(consumer, 'express.cjs'), `
-const { pgConflict } = require('${NAME}/express')
-console.log(JSON.stringify({ resolved: require.resolve('${NAME}/express'), arity: pgConflict({ catalog: false }).length, fastifyLoaded: Object.keys(require.cache).some((f) => f.includes('/fastify/')) }))
+const entry = require('${NAME}/express')
+console.log(JSON.stringify({ resolved: require.resolve('${NAME}/express'), arity: entry.pgConflict({ catalog: false }).length, fastifyLoaded: Object.keys(require.cache).some((f) => f.includes('/fastify/')), exports: Object.keys(entry).filter((key) => key !== '__esModule').sort() }))
 `)
   const esm = await run(process.execPath, ['express.mjs'], consumer)
   t.equal(esm.code, 0, 'imports', { output: describeRun(esm) })
   const cjs = await run(process.execPath, ['express.cjs'], consumer)
   t.equal(cjs.code, 0, 'requires', { output: describeRun(cjs) })
   if (esm.code !== 0 || cjs.code !== 0) return
-  const imported = report<{ resolved: string, arity: number, config: string }>(esm)
-  const required = report<{ resolved: string, arity: number, fastifyLoaded: boolean }>(cjs)
+  const imported = report<{ resolved: string, arity: number, config: string, exports: string[] }>(esm)
+  const required = report<{ resolved: string, arity: number, fastifyLoaded: boolean, exports: string[] }>(cjs)
+  t.same(imported.exports, EXPORTS[`${NAME}/express`], 'import: exactly the documented exports')
+  t.same(required.exports, EXPORTS[`${NAME}/express`], 'require: the same')
   t.equal(imported.resolved, pathToFileURL(join(installed, 'dist', 'esm', 'express.js')).href, 'import resolves to dist/esm/express.js')
   t.equal(required.resolved, join(installed, 'dist', 'cjs', 'express.js'), 'require resolves to dist/cjs/express.js')
   t.equal(imported.arity, 4, 'an Express error middleware (four parameters)')
@@ -302,15 +334,35 @@ console.log(JSON.stringify({ resolved: require.resolve('${NAME}/express'), arity
   t.equal(required.fastifyLoaded, false, 'the Express entry does not load Fastify')
 })
 
-const tsOptions = {
+// ---------------------------------------------------------------------------------------------
+// TypeScript: the packed declarations, fixtures and every documentation snippet, compiled by
+// TypeScript 6 and 7 under each way a consumer resolves modules, strict and without skipLibCheck.
+
+interface Setting {
+  name: string
+  options: Record<string, unknown>
+  /** The extension of the consumer's ES module files and of its CommonJS files, where the setting has them. */
+  esm?: '.mts' | '.ts'
+  cjs?: '.cts' | '.ts'
+}
+
+const SETTINGS: Setting[] = [
+  { name: 'nodenext', options: { module: 'nodenext', moduleResolution: 'nodenext' }, esm: '.mts', cjs: '.cts' },
+  { name: 'node16', options: { module: 'node16', moduleResolution: 'node16' }, esm: '.mts', cjs: '.cts' },
+  // Vite, tsup, esbuild: ES modules resolved as a bundler does.
+  { name: 'bundler', options: { module: 'esnext', moduleResolution: 'bundler' }, esm: '.ts' },
+  // A CommonJS project (node10 resolution is deprecated in TypeScript 6 and gone in 7).
+  { name: 'commonjs', options: { module: 'commonjs', moduleResolution: 'bundler' }, cjs: '.ts' }
+]
+
+const baseOptions = {
   target: 'ES2022',
-  module: 'nodenext',
-  moduleResolution: 'nodenext',
   lib: ['ES2023'],
   types: ['node'],
   strict: true,
   esModuleInterop: true,
-  skipLibCheck: false
+  skipLibCheck: false,
+  noEmit: true
 }
 
 /** A .ts source line that throws the unique violation above, typed. */
@@ -375,6 +427,63 @@ async function main (): Promise<void> {
 }
 main().catch((err: unknown) => { console.error(err); process.exit(1) })
 `,
+  // The types a user leans on: nothing is \`any\`, withTransaction's client is typed the same way
+  // standalone and on the decorator, an onConflict hook typed for its route needs no cast.
+  'types.ts': `
+import Fastify, { type FastifyInstance } from 'fastify'
+import pg from 'pg'
+import fastifyPgConflict, {
+  InvalidOptionError, RolledBackError, FailedTransactionError, ConflictCounters, withTransaction, isConflictError,
+  type OnConflict, type ConflictError
+} from '${NAME}'
+import { pgConflict, conflictConfig, InvalidOptionError as ExpressInvalidOptionError } from '${NAME}/express'
+
+type IsAny<T> = 0 extends 1 & T ? true : false
+export const notAny: Array<IsAny<unknown>> = [
+  false as IsAny<typeof fastifyPgConflict>, false as IsAny<typeof InvalidOptionError>, false as IsAny<typeof RolledBackError>,
+  false as IsAny<typeof FailedTransactionError>, false as IsAny<typeof ConflictCounters>, false as IsAny<typeof pgConflict>,
+  false as IsAny<typeof conflictConfig>, false as IsAny<typeof ExpressInvalidOptionError>
+]
+export const codes: string[] = [new InvalidOptionError('x').code, new RolledBackError('x').code, new FailedTransactionError('x').code]
+
+export async function transactions (pool: pg.Pool): Promise<number> {
+  const app = Fastify()
+  await app.register(fastifyPgConflict, { pool })
+  const onPlugin = await app.pgConflict.withTransaction(async (client) => {
+    const { rows } = await client.query<{ n: number }>('SELECT $1::int AS n', [1])
+    return rows[0]?.n ?? 0
+  }, { retryOn: ['tags_slug_key'], isolationLevel: 'serializable', attempts: 3, backoff: { base: 5, max: 100 }, maxTime: 1000 })
+  const standalone = await withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ n: number }>('SELECT $1::int AS n', [1])
+    return rows[0]?.n ?? 0
+  }, { retryOn: true, counters: new ConflictCounters() })
+  const asPg = await app.pgConflict.withTransaction(async (client: pg.PoolClient) => (await client.query('SELECT 1')).rowCount ?? 0)
+  return onPlugin + standalone + asPg
+}
+
+export const hook: OnConflict<{ Body: { email: string }, Params: { team: string } }> = async (conflict, request, reply) => {
+  const email: string = request.body.email
+  const team: string = request.params.team
+  if (conflict.fields.includes('email')) return await reply.code(200).send({ email, team })
+  return 'retry'
+}
+export const anyRoute: OnConflict = (conflict, request) => (conflict.constraint === request.body.constraint ? 'retry' : undefined)
+
+export function routes (app: FastifyInstance): void {
+  app.register(fastifyPgConflict, { onConflict: anyRoute })
+  app.post<{ Body: { email: string }, Params: { team: string } }>('/teams/:team/members', {
+    config: { conflict: { onConflict: hook, retry: { attempts: 2 } } }
+  }, async (request) => request.body.email)
+  app.setErrorHandler((error, _request, reply) => {
+    if (isConflictError(error)) {
+      const conflict: ConflictError = error
+      return reply.code(conflict.statusCode).send(conflict.body)
+    }
+    return reply.send(error)
+  })
+}
+`,
+
   // Mistakes the declarations must catch. Each bad line is marked, to check where tsc complains.
   'bad-option.mts': `
 import Fastify from 'fastify'
@@ -397,32 +506,125 @@ app.register(fastifyPgConflict, { fieldName: 42 }) // BAD
 `
 }
 
-const project = async (name: string, fixtures: string[], emit: boolean): Promise<string> => {
-  const file = join(consumer, `tsconfig.${name}.json`)
-  const compilerOptions = emit ? { ...tsOptions, outDir: `out-${name}`, noEmit: false } : { ...tsOptions, noEmit: true }
-  await writeFile(file, JSON.stringify({ compilerOptions, files: fixtures }, null, 2))
+const project = async (compiler: string, setting: Setting, files: string[], emit: boolean): Promise<string> => {
+  const file = join(consumer, `tsconfig.${compiler}-${setting.name}.json`)
+  const compilerOptions = { ...baseOptions, ...setting.options, ...(emit ? { noEmit: false, outDir: `out-${setting.name}` } : {}) }
+  await writeFile(file, JSON.stringify({ compilerOptions, files }, null, 2))
   return file
 }
 
 for (const [file, source] of Object.entries(tsFixtures)) await writeFile(join(consumer, file), source)
+await writeFile(join(consumer, 'snippet-globals.d.ts'), SNIPPET_GLOBALS)
 
-/** tsc's diagnostics as `file(line,col): error TSxxxx: …` first lines. */
+type Format = 'esm' | 'cjs'
+
+/** The files a setting compiles: the fixtures its module kinds take, and every snippet as each of `formats`. */
+function settingFiles (setting: Setting, formats: readonly Format[]): string[] {
+  const files = ['snippet-globals.d.ts']
+  for (const [format, ext] of [['esm', setting.esm], ['cjs', setting.cjs]] as const) {
+    if (ext === undefined) continue
+    files.push(`ts-${setting.name}/types-${format}${ext}`)
+    if (formats.includes(format)) files.push(...snippets.map((snippet) => `ts-${setting.name}/${snippet.id}-${format}${ext}`))
+  }
+  if (setting.esm === '.mts') files.push('good.mts', 'good-default.cts', 'good-require.cts')
+  return files
+}
+
+for (const setting of SETTINGS) {
+  await mkdir(join(consumer, `ts-${setting.name}`), { recursive: true })
+  for (const [format, ext] of [['esm', setting.esm], ['cjs', setting.cjs]] as const) {
+    if (ext === undefined) continue
+    await writeFile(join(consumer, `ts-${setting.name}/types-${format}${ext}`), tsFixtures['types.ts'] ?? '')
+    for (const snippet of snippets) await writeFile(join(consumer, `ts-${setting.name}/${snippet.id}-${format}${ext}`), moduleSource(snippet, format))
+  }
+}
+
+/**
+ * tsc's diagnostics as `file(line,col): error TSxxxx: …` first lines. tsc runs with
+ * `--pretty false`: in a terminal, or with FORCE_COLOR set (CI runs this file so once), it would
+ * otherwise print its pretty format, which this does not read.
+ */
 const diagnostics = (r: Run): string[] => r.stdout.split('\n').filter((line) => /^\S.*\(\d+,\d+\): error TS\d+/.test(line))
 
-// The three tsc runs take seconds each: started together, awaited in their tests.
-const goodRun = project('good', ['good.mts', 'good-default.cts', 'good-require.cts'], true)
-  .then((config) => run(process.execPath, [tsc, '-p', config], consumer))
-const badFixtures = ['bad-option.mts', 'bad-route.mts', 'bad-option.cts']
-const badRun = project('bad', badFixtures, false)
-  .then((config) => run(process.execPath, [tsc, '--noEmit', '-p', config], consumer))
+/** A diagnostic in a snippet's module, with the place in the documentation it comes from. */
+const located = (diagnostic: string): string => {
+  const id = /^ts-[a-z0-9]+\/(.+)-(?:esm|cjs)\.[cm]?ts\(/.exec(diagnostic)?.[1]
+  const snippet = snippets.find((s) => s.id === id)
+  return snippet === undefined ? diagnostic : `${snippet.where} (${snippet.heading}): ${diagnostic}`
+}
 
-t.test('TypeScript: ESM and CommonJS consumers typecheck, and work as compiled', async (t) => {
-  const r = await goodRun
-  t.equal(r.code, 0, 'tsc reports no error for good.mts, good-default.cts and good-require.cts', { output: describeRun(r) })
-  t.same(diagnostics(r), [], 'no diagnostics, in the consumer nor in the packed declarations')
-  if (r.code !== 0) return
+/** At most two compilers at a time: each takes a core, and other test files run meanwhile. */
+let running = 0
+const waiting: Array<() => void> = []
+async function limited<T> (work: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((resolve) => waiting.push(resolve))
+  running++
+  try {
+    return await work()
+  } finally {
+    running--
+    waiting.shift()?.()
+  }
+}
+
+const typescript6 = join(repo, 'node_modules', 'typescript', 'bin', 'tsc')
+/** TypeScript 7 checks on several threads by default: on one, it takes half the CPU time, and other test files run meanwhile. */
+const flags = (compiler: string): string[] => compiler === 'ts7' ? ['--pretty', 'false', '--singleThreaded'] : ['--pretty', 'false']
+// Installs TypeScript 7 into node_modules/.cache if it is not there yet (CI does so before the tests).
+const typescript7 = run(process.execPath, [join(repo, 'scripts', 'typescript-7.mjs')], repo)
+  .then((r) => r.code === 0 ? r.stdout.trim().split('\n').pop() ?? '' : Promise.reject(new Error(`scripts/typescript-7.mjs failed: ${describeRun(r)}`)))
+
+/**
+ * TypeScript 7 compiles everything under every setting, and its nodenext output is what runs
+ * below. TypeScript 6, five times slower, compiles the fixtures (ESM and CommonJS) and the
+ * snippets as ES modules under nodenext and bundler: node16 resolves as nodenext does, a CommonJS
+ * project with bundler resolution reads the declarations bundler reads, and the snippets wrapped
+ * for CommonJS differ only in where their statements stand (so npm test stays within its time).
+ */
+const jobs: Array<{ compiler: string, tsc: Promise<string>, setting: Setting, formats: Format[], emit: boolean }> = [
+  ...SETTINGS.map((setting) => ({ compiler: 'ts7', tsc: typescript7, setting, formats: ['esm', 'cjs'] as Format[], emit: setting.name === 'nodenext' })),
+  ...SETTINGS.filter((setting) => setting.name === 'nodenext' || setting.name === 'bundler')
+    .map((setting) => ({ compiler: 'ts6', tsc: Promise.resolve(typescript6), setting, formats: ['esm'] as Format[], emit: false }))
+]
+const compiled = new Map<string, Promise<Run>>()
+for (const job of jobs) {
+  const formats = job.formats.filter((format) => job.setting[format] !== undefined)
+  compiled.set(`${job.compiler} ${job.setting.name} (snippets as ${formats.map((format) => format === 'esm' ? 'ES modules' : 'CommonJS').join(' and ')})`,
+    job.tsc.then(async (tsc) => {
+      const config = await project(job.compiler, job.setting, settingFiles(job.setting, formats), job.emit)
+      return await limited(() => run(process.execPath, [tsc, ...flags(job.compiler), '-p', config], consumer))
+    }))
+}
+const emitted = [...compiled.entries()].find(([name]) => name.startsWith('ts7 nodenext'))?.[1]
+const compilers = [{ name: 'ts6', tsc: Promise.resolve(typescript6) }, { name: 'ts7', tsc: typescript7 }]
+const badFixtures = ['bad-option.mts', 'bad-route.mts', 'bad-option.cts']
+const badRuns = compilers.map((compiler) => ({
+  name: compiler.name,
+  run: compiler.tsc.then(async (tsc) => {
+    const config = await project(`${compiler.name}-bad`, SETTINGS[0] as Setting, badFixtures, false)
+    return await limited(() => run(process.execPath, [tsc, ...flags(compiler.name), '-p', config], consumer))
+  })
+}))
+
+t.test('TypeScript 7 is at hand (scripts/typescript-7.mjs)', async (t) => {
+  const version = await run(process.execPath, [await typescript7, '--version'], consumer)
+  t.match(version.stdout, /^Version 7\./, 'the consumer compiles with TypeScript 7 too', { output: describeRun(version) })
+})
+
+for (const [name, compiling] of compiled) {
+  t.test(`${name}: the declarations, the fixtures and ${snippets.length} documentation snippets compile`, async (t) => {
+    const r = await compiling
+    const errors = diagnostics(r)
+    t.same(errors.map(located), [], 'no diagnostics, in the consumer nor in the packed declarations')
+    t.equal(r.code, 0, 'tsc succeeds', errors.length > 0 ? {} : { output: describeRun(r) })
+  })
+}
+
+t.test('TypeScript: the compiled ESM and CommonJS consumers work', async (t) => {
+  const r = await emitted
+  if (r === undefined || r.code !== 0) return t.fail('the nodenext project did not compile')
   for (const compiled of ['good.mjs', 'good-default.cjs', 'good-require.cjs']) {
-    const ran = await run(process.execPath, [join(`out-good`, compiled)], consumer)
+    const ran = await run(process.execPath, [join('out-nodenext', compiled)], consumer)
     t.equal(ran.code, 0, `the compiled ${compiled} runs`, { output: describeRun(ran) })
     if (ran.code !== 0) continue
     const out = report<Record<string, unknown>>(ran)
@@ -432,15 +634,124 @@ t.test('TypeScript: ESM and CommonJS consumers typecheck, and work as compiled',
   }
 })
 
-t.test('TypeScript: wrong options and route config do not typecheck', async (t) => {
-  const r = await badRun
-  t.not(r.code, 0, 'tsc fails', { output: describeRun(r) })
-  const errors = diagnostics(r)
-  for (const file of badFixtures) {
-    const line = (tsFixtures[file] ?? '').split('\n').findIndex((text) => text.includes('// BAD')) + 1
-    t.ok(errors.some((error) => error.startsWith(`${file}(${line},`)), `${file}: an error on the marked line ${line}`, { errors })
+for (const bad of badRuns) {
+  t.test(`${bad.name}: wrong options and route config do not typecheck`, async (t) => {
+    const r = await bad.run
+    t.not(r.code, 0, 'tsc fails', { output: describeRun(r) })
+    const errors = diagnostics(r)
+    for (const file of badFixtures) {
+      const line = (tsFixtures[file] ?? '').split('\n').findIndex((text) => text.includes('// BAD')) + 1
+      t.ok(errors.some((error) => error.startsWith(`${file}(${line},`)), `${file}: an error on the marked line ${line}`, { errors })
+    }
+    t.same(errors.filter((error) => !badFixtures.some((file) => error.startsWith(`${file}(`))), [],
+      'no error anywhere else (the packed declarations are sound)')
+    t.match(r.stdout, /bad-option\.mts[^\n]*\n(?:[^\n]*\n)*?[^\n]*'number' is not assignable/, 'fieldName: 42 is refused as a number')
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The snippets, run: each compiled module (ES module and CommonJS) in one node process, against
+// a schema of this file's own, with the names of SNIPPET_GLOBALS set.
+
+/** What a snippet must answer once it runs, for those that start a server. */
+const REQUESTS: Record<string, Array<{ method: 'POST', url: string, body: unknown }>> = {
+  'Quick start': [
+    { method: 'POST', url: '/users', body: { email: 'ada-$format@example.com' } },
+    { method: 'POST', url: '/users', body: { email: 'ada-$format@example.com' } }
+  ]
+}
+
+interface Ran { id: string, format: 'esm' | 'cjs', error?: string, responses?: Array<{ status: number, body: unknown }> }
+
+const RUNNER = `
+import net from 'node:net'
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { readFileSync } from 'node:fs'
+import Fastify from 'fastify'
+import pg from 'pg'
+import fastifyPgConflict from '${NAME}'
+
+const require = createRequire(import.meta.url)
+const list = JSON.parse(readFileSync(process.argv[2], 'utf8'))
+
+// A server a snippet starts listens on a free port rather than the one it names.
+const servers = []
+const listen = net.Server.prototype.listen
+net.Server.prototype.listen = function (...args) {
+  servers.push(this)
+  if (typeof args[0] === 'object' && args[0] !== null) args[0] = { ...args[0], port: 0 }
+  else if (typeof args[0] === 'number' || typeof args[0] === 'string') args[0] = 0
+  return listen.apply(this, args)
+}
+const within = (promise, what) => Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(what + ': no end after 10 s')), 10_000).unref())])
+
+globalThis.pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 })
+globalThis.handler = async () => ({ ok: true })
+globalThis.userSchema = { type: 'object', properties: { email: { type: 'string' } } }
+globalThis.slug = 'snippets'
+
+const results = []
+for (const snippet of list) {
+  const app = globalThis.app = Fastify()
+  const before = servers.length
+  const result = { id: snippet.id, format: snippet.format }
+  try {
+    const loaded = snippet.format === 'esm' ? await within(import(pathToFileURL(snippet.file).href), 'import') : require(snippet.file)
+    if (typeof loaded.snippet === 'function') await within(loaded.snippet(), 'snippet()')
+    if (loaded.options !== undefined) await within(app.register(fastifyPgConflict, loaded.options), 'register')
+    await within(app.ready(), 'ready')
+    const started = servers.slice(before).find((server) => server.listening)
+    if (snippet.requests !== undefined) {
+      if (started === undefined) throw new Error('the snippet started no server')
+      const { address, family, port } = started.address()
+      const host = family === 'IPv6' ? '[' + address + ']' : address
+      result.responses = []
+      for (const request of snippet.requests) {
+        const body = JSON.stringify(request.body).replaceAll('$format', snippet.format)
+        const response = await fetch('http://' + host + ':' + port + request.url, { method: request.method, body, headers: { 'content-type': 'application/json' } })
+        result.responses.push({ status: response.status, body: await response.json() })
+      }
+    }
+  } catch (error) {
+    result.error = error instanceof Error ? error.stack : String(error)
+  } finally {
+    await app.close()
   }
-  t.same(errors.filter((error) => !badFixtures.some((file) => error.startsWith(`${file}(`))), [],
-    'no error anywhere else (the packed declarations are sound)')
-  t.match(r.stdout, /bad-option\.mts[^\n]*\n(?:[^\n]*\n)*?[^\n]*'number' is not assignable/, 'fieldName: 42 is refused as a number')
+  results.push(result)
+}
+console.log('RESULT ' + JSON.stringify(results))
+process.exit(0)
+`
+
+t.test(`the documentation's snippets run, as ES modules and as CommonJS`, async (t) => {
+  const r = await emitted
+  if (r === undefined || r.code !== 0) return t.fail('the nodenext project did not compile')
+  const db = await testDatabase(t, 'package')
+  await db.exec(SNIPPET_SCHEMA)
+  const list = snippets.filter((snippet) => snippet.run).flatMap((snippet) => (['esm', 'cjs'] as const).map((format) => ({
+    id: snippet.id,
+    format,
+    file: join(consumer, 'out-nodenext', 'ts-nodenext', `${snippet.id}-${format}.${format === 'esm' ? 'mjs' : 'cjs'}`),
+    requests: REQUESTS[snippet.heading]
+  })))
+  t.ok(list.some((entry) => entry.requests !== undefined), 'the quick start is among them')
+  await writeFile(join(consumer, 'snippets.json'), JSON.stringify(list))
+  await writeFile(join(consumer, 'runner.mjs'), RUNNER)
+  const ran = await run(process.execPath, ['runner.mjs', 'snippets.json'], consumer, {
+    DATABASE_URL: databaseUrl(),
+    PGOPTIONS: `-c search_path=${db.schema}`
+  })
+  const line = ran.stdout.split('\n').find((text) => text.startsWith('RESULT '))
+  if (ran.code !== 0 || line === undefined) return t.fail('the runner ran to its end', { output: describeRun(ran) })
+  const results = JSON.parse(line.slice('RESULT '.length)) as Ran[]
+  t.equal(results.length, list.length, 'every snippet ran')
+  for (const result of results) {
+    const snippet = snippets.find((s) => s.id === result.id) as Snippet
+    t.equal(result.error, undefined, `${snippet.where} (${snippet.heading}), ${result.format}: runs`)
+    if (result.responses !== undefined) {
+      t.same(result.responses.map((response) => response.status), [201, 409], `${snippet.where}, ${result.format}: a new email is created, the same again is a 409`)
+      t.match(result.responses[1]?.body, { statusCode: 409, code: 'PG_UNIQUE_VIOLATION', fields: ['email'] }, 'naming the field')
+    }
+  }
 })

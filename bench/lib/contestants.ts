@@ -4,10 +4,10 @@
  */
 import dbErrors from 'db-errors'
 import type pg from 'pg'
-import {
-  describeConflict, detailAgainst, findUniqueViolation, type KeyScan, IndexCatalog, scanKeyDetail, readUniqueIndexes,
-  type FieldNaming, type PgErrorFields
-} from '../../src/index.js'
+import { describeConflict, detailAgainst, type FieldNaming } from '../../src/core/describe.js'
+import { findUniqueViolation, type PgErrorFields } from '../../src/core/recognise.js'
+import { scanKeyDetail, type KeyScan } from '../../src/core/detail.js'
+import { IndexCatalog, readUniqueIndexes } from '../../src/catalog/catalog.js'
 import { CASES, errorOf } from './db.js'
 
 export interface Case {

@@ -5,8 +5,8 @@
  */
 import Fastify from 'fastify'
 import v8 from 'node:v8'
-import fastifyPgConflict, { IndexCatalog, readUniqueIndexes } from '../../src/index.js'
-import { CATALOG_SQL } from '../../src/catalog/catalog.js'
+import fastifyPgConflict from '../../src/index.js'
+import { CATALOG_SQL, IndexCatalog, readUniqueIndexes } from '../../src/catalog/catalog.js'
 import { databaseUrl } from '../lib/config.js'
 import { benchSchema, errorOf, schemaPool } from '../lib/db.js'
 import { serve } from '../lib/processes.js'

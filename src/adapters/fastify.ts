@@ -13,7 +13,7 @@ import { integrityError, type ResponseFormat } from '../core/respond.js'
 import { DEFAULT_RETRY } from '../races/retry.js'
 import { matcher, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
-import { withTransaction, type PooledTransactionClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
+import { withTransaction, type PooledTransactionClient, type QueryClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -37,7 +37,7 @@ export interface PgConflictDecorator {
    * `withTransaction` on the plugin's pool (the `pool` option, or `@fastify/postgres`'s), counting
    * into `counters()`. For a client already in a transaction, call `withTransaction(client, …)`.
    */
-  withTransaction: <T, C extends PooledTransactionClient = PooledTransactionClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
+  withTransaction: <T, C extends PooledTransactionClient = QueryClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
 }
 
 /** A route's level: its settings and body format. */

@@ -1,4 +1,7 @@
-import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import type {
+  ContextConfigDefault, FastifyBaseLogger, FastifyReply, FastifyRequest, FastifySchema, FastifyTypeProviderDefault,
+  RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface, RouteHandlerMethod
+} from 'fastify'
 import type { ConflictCounters } from './counters.js'
 import type { Conflict } from '../core/describe.js'
 import { findUniqueViolation, type PgErrorFields } from '../core/recognise.js'
@@ -6,13 +9,30 @@ import { backoffDelay, mayRetry, sleep, type RetryPolicy } from './retry.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 
 /**
+ * The request as a hook set for many routes sees it: a hook cannot know which route's schema the
+ * request was validated against, so `body`, `params`, `query` and `headers` are `any`.
+ */
+type AnyRouteRequest = FastifyRequest<RouteGenericInterface, RawServerDefault, RawRequestDefaultExpression, FastifySchema,
+  FastifyTypeProviderDefault, ContextConfigDefault, FastifyBaseLogger, { params: any, query: any, headers: any, body: any }>
+
+/**
  * Called when a route meets a unique violation, before the 409 goes out. It may answer the request
  * itself (`reply.send(...)`, e.g. the winning row for an idempotent create), return `'retry'` to
  * run the route's handler again, or return nothing: then the route's `retry`, if it has one and
  * the conflict is one it retries, runs the handler again, and otherwise the 409 goes out.
+ *
+ * Only `'retry'` (or a promise of it) counts as a result: a hook that answers may return the reply
+ * it sent, as a handler does (`return reply.code(200).send(row)`), or nothing.
+ *
+ * `OnConflict<{ Body: { email: string } }>` types the request and reply as the route's (as
+ * `app.post<{ Body: … }>` does); plain `OnConflict` sees the request's parts as `any`. Either is
+ * accepted by the `onConflict` option and by `config.conflict.onConflict`.
  */
-export type OnConflict = (conflict: Conflict, request: FastifyRequest, reply: FastifyReply, attempt: number) =>
-  'retry' | undefined | void | Promise<'retry' | undefined | void> // eslint-disable-line @typescript-eslint/no-invalid-void-type
+export type OnConflict<RouteGeneric extends RouteGenericInterface = never> = {
+  // A method's parameters are compared both ways: a hook typed for one route fits the option.
+  hook (conflict: Conflict, request: [RouteGeneric] extends [never] ? AnyRouteRequest : FastifyRequest<RouteGeneric>,
+    reply: [RouteGeneric] extends [never] ? FastifyReply : FastifyReply<RouteGeneric>, attempt: number): unknown
+}['hook']
 
 export interface HandlerRetry {
   /** Retries the route asks for with `config.conflict.retry`, or `undefined`. */

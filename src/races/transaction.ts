@@ -6,7 +6,7 @@
  * Without `pg` at run time: anything shaped like node-postgres's pool or client will do, and the
  * types below are structural, so neither `pg` nor `@types/pg` is needed to compile against them.
  */
-import createError from '@fastify/error'
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
 import type { ConflictCounters } from './counters.js'
 import { InvalidOptionError } from '../util/errors.js'
 import { findPgError, UNIQUE_VIOLATION } from '../core/recognise.js'
@@ -23,6 +23,23 @@ export interface TransactionClient {
 /** A client checked out of a pool, which goes back with `release()` (`release(error)` destroys it). */
 export interface PooledTransactionClient extends TransactionClient {
   release: (error?: Error | boolean) => void
+}
+
+/**
+ * A pooled client as applications use node-postgres's `pg.PoolClient`: `query(text, values)`
+ * resolving to `{ rows, rowCount }`. What `app.pgConflict.withTransaction` hands its function
+ * unless the function's parameter says otherwise (`async (client: pg.PoolClient) => …`); written
+ * out here so that neither `pg` nor `@types/pg` is needed to compile against it.
+ */
+export interface QueryClient extends PooledTransactionClient {
+  query<R extends Record<string, any> = any> (text: string, values?: readonly unknown[]): Promise<QueryResultLike<R>>
+}
+
+/** What node-postgres's `query()` resolves to, in the parts applications read. */
+export interface QueryResultLike<R> {
+  rows: R[]
+  rowCount: number | null
+  command: string
 }
 
 /** node-postgres's `pg.Pool` (and any pool built on `pg-pool`): `connect()` has a callback overload too. */
@@ -54,10 +71,10 @@ export interface TransactionOptions extends RetryOptions {
 }
 
 /** `COMMIT` answered `ROLLBACK`, or a savepoint could not be released: the function swallowed an error. */
-export const RolledBackError = createError<[string, { cause: unknown }?]>('PG_CONFLICT_ROLLED_BACK', 'fastify-pg-conflict: %s', 500)
+export const RolledBackError: FastifyErrorConstructor<{ code: string }, [string, { cause: unknown }?]> = createError<[string, { cause: unknown }?]>('PG_CONFLICT_ROLLED_BACK', 'fastify-pg-conflict: %s', 500)
 
 /** The client's transaction had failed before `withTransaction` was called: nothing can run in it. */
-export const FailedTransactionError = createError<[string, { cause: unknown }?]>('PG_CONFLICT_FAILED_TRANSACTION', 'fastify-pg-conflict: %s', 500)
+export const FailedTransactionError: FastifyErrorConstructor<{ code: string }, [string, { cause: unknown }?]> = createError<[string, { cause: unknown }?]>('PG_CONFLICT_FAILED_TRANSACTION', 'fastify-pg-conflict: %s', 500)
 
 const SERIALIZATION_FAILURE = '40001'
 const DEADLOCK_DETECTED = '40P01'

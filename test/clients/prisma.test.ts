@@ -20,7 +20,9 @@ import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { databaseUrl } from '../helpers/db.js'
 import { checkClient, clientDatabase } from './helpers.js'
-import { describeConflict, findPgError, integrityKind, snakeToCamel, type PgErrorFields } from '../../src/index.js'
+import { findPgError, snakeToCamel, type PgErrorFields } from '../../src/index.js'
+import { describeConflict } from '../../src/core/describe.js'
+import { integrityKind } from '../../src/core/recognise.js'
 
 const require = createRequire(import.meta.url)
 

@@ -3,7 +3,8 @@
 // throws), and what the application's error handler gets in each.
 import t, { type Test } from 'tap'
 import type { FastifyError } from 'fastify'
-import fastifyPgConflict, { isIntegrityError, pointerTo, snakeToCamel, type AnswerParts, type FastifyPgConflictOptions, type IntegrityError } from '../../src/index.js'
+import fastifyPgConflict, { isIntegrityError, snakeToCamel, type AnswerParts, type FastifyPgConflictOptions, type IntegrityError } from '../../src/index.js'
+import { pointerTo } from '../../src/core/respond.js'
 import { buildApp, ERROR, INFO, type LogLine } from '../helpers/app.js'
 import { ALL_SCENARIOS, integrityDatabase, runSession, scenarioRoutes, type Scenario } from '../helpers/integrity.js'
 

@@ -1,8 +1,12 @@
 // The core's pure pieces and its edges, where a real error does not reach every branch: settings
 // merged over four levels, catalog lookups that must not guess, and the public helpers.
 import t from 'tap'
-import fastifyPgConflict, { defaultMessage, detailAgainst, findIntegrityError, IndexCatalog, valuesStartFor, type TableConstraint } from '../../src/index.js'
-import { indexMatchesDetail } from '../../src/core/describe.js'
+import fastifyPgConflict from '../../src/index.js'
+import { detailAgainst, indexMatchesDetail } from '../../src/core/describe.js'
+import { defaultMessage } from '../../src/core/respond.js'
+import { findIntegrityError } from '../../src/core/recognise.js'
+import { IndexCatalog, type TableConstraint } from '../../src/catalog/catalog.js'
+import { valuesStartFor } from '../../src/core/detail.js'
 import { ConflictEngine, type Log } from '../../src/engine/engine.js'
 import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
 import { buildApp } from '../helpers/app.js'

@@ -22,7 +22,7 @@ export {
 export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './core/rules.js'
 export { findPgError, findUniqueViolation, findIntegrityError, integrityKind, uniqueConstraintFromMessage, UNIQUE_VIOLATION, INTEGRITY_KINDS, type PgErrorFields, type IntegrityKind } from './core/recognise.js'
 export { parseKeyDetail, scanKeyDetail, valuesStartFor, keyColumnsOf, splitValues, splitValuesIn, keyValues, type KeyDetail, type KeyScan, type Dialect } from './core/detail.js'
-export { dialectOf, isRelayedByCitus, withoutShardId, citusShard, type ShardNames } from './core/dialects.js'
+export { dialectOf, isRelayedByCitus, isCopiedByCitus, citusKind, withoutShardId, citusShard, type ShardNames, type CitusKind, type ServerError } from './core/dialects.js'
 export { describeConflict, describeIntegrityError, detailAgainst, type Conflict, type FieldNaming, type Found } from './core/describe.js'
 export { readUniqueIndexes, readTableConstraints, IndexCatalog, type Queryable, type UniqueIndex, type IndexKey, type TableConstraint } from './catalog/catalog.js'
 export {

@@ -69,6 +69,24 @@ export async function catalog (t: Test, url: string): Promise<void> {
     t.notMatch(JSON.stringify(body), /_\d{6,}/, 'no shard id')
   })
 
+  t.test('the same table in two schemas the catalog reads: a relayed error names no schema, so the lookup cannot choose', async (t) => {
+    const twin = await citusSchema(t, url, 'catalog_twin')
+    await twin.exec('CREATE TABLE accounts (org_id int, email text, age int CHECK (age >= 0), CONSTRAINT accounts_org_email_key UNIQUE (org_id, email))')
+    await twin.distribute('accounts', 'org_id')
+    const { app } = buildApp(t)
+    await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema, twin.schema] }, expose: { constraint: true } })
+    let sql = ''
+    app.post('/', async () => { await db.pool.query(sql) })
+    const answer = async (statement: string): Promise<Record<string, unknown>> => {
+      sql = statement
+      return (await app.inject({ method: 'POST', url: '/' })).json()
+    }
+    t.same(await answer(`INSERT INTO accounts (org_id, id, email) VALUES (1, 9, 'ada@example.com')`), {
+      statusCode: 409, code: 'PG_UNIQUE_VIOLATION', error: 'Conflict', message: 'A record with this org_id and email already exists.', fields: ['org_id', 'email'], constraint: 'accounts_org_email_key'
+    }, 'unique: the fields from DETAIL, no table')
+    t.match(await answer(`INSERT INTO accounts (org_id, id, email, age) VALUES (1, 9, 'new@example.com', -1)`), { statusCode: 422, fields: [] }, 'check: no fields')
+  })
+
   t.test('through a worker (local execution): unique and foreign-key violations as on the coordinator; not-null and check keep the shard\'s table', async (t) => {
     const worker = db.newPool({ port: await db.workerOf('accounts', 1) })
     const names = async (pool: typeof worker): Promise<string[]> => (await readUniqueIndexes(pool, [db.schema])).map((i) => `${i.table}.${i.name}`).sort()

@@ -6,8 +6,8 @@ import pg from 'pg'
 import type { Test } from 'tap'
 
 /** How to run the suites, for the line printed when they are skipped. */
-export const HOW_TO_RUN = 'Citus cluster tests skipped: start a cluster (bash ../shared/citus/cluster.sh start 9700 /tmp/citus, as root) ' +
-  'and run them with CITUS_URL=postgres://postgres@127.0.0.1:9700/postgres npx tap test/citus/cluster.test.ts (docs/citus.md)'
+export const HOW_TO_RUN = 'Citus cluster tests skipped: as root, bash ../shared/citus/install.sh && bash ../shared/citus/cluster.sh start 9700 /tmp/citus, ' +
+  'then CITUS_URL=postgres://postgres@127.0.0.1:9700/postgres npx tap test/citus/cluster.test.ts (docs/citus.md)'
 
 /** The coordinator's URL; `undefined` when the suites are to be skipped. Throws when they may not be. */
 export function citusUrl (): string | undefined {

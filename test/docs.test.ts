@@ -13,7 +13,7 @@ import { allSnippets, documentationFiles, fencedBlocks } from './helpers/snippet
 const repo = fileURLToPath(new URL('..', import.meta.url))
 const REPOSITORY = 'https://github.com/fastify-pg-conflict/fastify-pg-conflict'
 /** Written on other branches (issues 11, 13 and 16), linked from here already. */
-const PENDING = new Set(['docs/security.md', 'docs/connections.md', 'docs/citus.md'])
+const PENDING = new Set(['docs/security.md', 'docs/connections.md'])
 
 const read = (file: string): string => readFileSync(join(repo, file), 'utf8')
 const readme = read('README.md')

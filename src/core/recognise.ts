@@ -8,6 +8,8 @@
  * under one set of names.
  */
 
+import { citusKind } from './dialects.js'
+
 /** A PostgreSQL error's fields, whichever client produced it. */
 export interface PgErrorFields {
   /** SQLSTATE, e.g. `23505`. */
@@ -147,6 +149,8 @@ export function integrityKind (error: PgErrorFields): IntegrityKind | undefined 
     case '23514': return 'check'
     case '40001': case '40P01': return 'serialization'
     case '21000': return error.hint === undefined ? undefined : 'cardinality'
+    // Citus's COPY relays a shard's integrity error as XX000, and refuses a NULL distribution column with 22004 (dialects.ts).
+    case 'XX000': case '22004': return citusKind(error)
     default: return undefined
   }
 }

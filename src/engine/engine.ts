@@ -240,7 +240,7 @@ export class ConflictEngine {
 function asDistributed (error: PgErrorFields): PgErrorFields {
   const shard = citusShard(error)
   if (shard === undefined) return error
-  return { ...error, constraint: shard.constraint ?? error.constraint, table: shard.table ?? error.table }
+  return { ...error, constraint: shard.constraint ?? error.constraint, table: shard.table ?? error.table, column: shard.column ?? error.column }
 }
 
 /** Whether the catalog says anything of this kind's constraint. */

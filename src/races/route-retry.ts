@@ -4,7 +4,7 @@ import type {
 } from 'fastify'
 import type { ConflictCounters } from './counters.js'
 import type { Conflict } from '../core/describe.js'
-import { findUniqueViolation, type PgErrorFields } from '../core/recognise.js'
+import { findIntegrityError, type PgErrorFields } from '../core/recognise.js'
 import { backoffDelay, mayRetry, sleep, type RetryPolicy } from './retry.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 
@@ -136,7 +136,9 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
 
     /** What to do after attempt `attempt` failed with `error`. Throws what is no conflict, or comes too late. */
     const decide = async (error: unknown, attempt: number): Promise<Step> => {
-      const pgError = answering(reply) ? undefined : findUniqueViolation(error)
+      // A unique violation by its kind, not only its code: Citus's COPY paths relay one as XX000.
+      const found = answering(reply) ? undefined : findIntegrityError(error)
+      const pgError = found?.kind === 'unique' ? found.error : undefined
       if (pgError === undefined) throw error // not a conflict, or too late: as without the plugin
       restore(reply, before)
       const conflict = await retry.describe(pgError, request)

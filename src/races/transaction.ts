@@ -9,7 +9,8 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
 import type { ConflictCounters } from './counters.js'
 import { InvalidOptionError } from '../util/errors.js'
-import { findPgError, UNIQUE_VIOLATION } from '../core/recognise.js'
+import { citusShard } from '../core/dialects.js'
+import { findPgError, integrityKind } from '../core/recognise.js'
 import { backoffDelay, mayRetry, retryPolicy, sleep, type RetryOptions, type RetryPolicy } from './retry.js'
 import { matcher } from '../core/rules.js'
 
@@ -184,7 +185,12 @@ function conflictOf (error: unknown, settings: Settings, nested: boolean): { con
   if (found === undefined) return undefined
   // A snapshot or locks taken before the savepoint stay: only the transaction's owner can retry these.
   if (found.code === SERIALIZATION_FAILURE || found.code === DEADLOCK_DETECTED) return nested ? undefined : { constraint: undefined }
-  if (found.code === UNIQUE_VIOLATION && settings.retryOn(found.constraint)) return { constraint: found.constraint }
+  if (integrityKind(found) === 'unique') {
+    // On Citus the constraint is a shard's (`users_email_key_102008`; only in the message under COPY's
+    // XX000): retryOn names the distributed table's.
+    const constraint = citusShard(found)?.constraint ?? found.constraint
+    if (settings.retryOn(constraint)) return { constraint }
+  }
   return undefined // in particular 25P02: the transaction it happened in is dead
 }
 

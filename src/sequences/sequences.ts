@@ -201,15 +201,22 @@ export function isBehind (state: SequenceState): boolean {
 
 /**
  * Reads a sequence's state, its column's maximum, and whether the next value is taken already (a
- * lookup through the column's index), in one statement, so from one snapshot of the table.
+ * lookup through the column's index), in one statement, so from one snapshot of the table. The
+ * lookup takes the next value from a CTE rather than from the sequence row beside it: Citus
+ * cannot join a distributed table's rows with a local relation's (the sequence), but runs each
+ * subquery on its own.
  */
 function stateSql (row: SequenceRow): string {
-  const next = `(CASE WHEN s.is_called THEN s.last_value + q.seqincrement ELSE s.last_value END)`
-  return `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by, m.max,
-       (q.seqincrement > 0 AND s.last_value <= ${MAX_BIGINT} - q.seqincrement
-         AND EXISTS (SELECT 1 FROM ${row.qualified_table} WHERE ${row.quoted_column} = ${next})) AS collides
-FROM ${row.sequence} s, pg_sequence q, (SELECT ceil(max(${row.quoted_column})::numeric)::text AS max FROM ${row.qualified_table}) m
-WHERE q.seqrelid = ${quoteLiteral(row.sequence)}::regclass`
+  return `WITH st AS (
+  SELECT s.last_value, s.is_called, q.seqincrement,
+         CASE WHEN q.seqincrement > 0 AND s.last_value <= ${MAX_BIGINT} - q.seqincrement
+              THEN CASE WHEN s.is_called THEN s.last_value + q.seqincrement ELSE s.last_value END END AS next
+  FROM ${row.sequence} s, pg_sequence q
+  WHERE q.seqrelid = ${quoteLiteral(row.sequence)}::regclass)
+SELECT st.last_value::text AS last_value, st.is_called, st.seqincrement::text AS increment_by,
+       (SELECT ceil(max(${row.quoted_column})::numeric)::text FROM ${row.qualified_table}) AS max,
+       (st.next IS NOT NULL AND EXISTS (SELECT 1 FROM ${row.qualified_table} WHERE ${row.quoted_column} = (SELECT next FROM st))) AS collides
+FROM st`
 }
 
 const MAX_BIGINT = '9223372036854775807'

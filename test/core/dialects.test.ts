@@ -1,20 +1,20 @@
-// The PostgreSQL-compatible distributed engines (issue 4): CockroachDB's DETAIL prints values as
-// SQL literals (src/core/detail.ts, dialect `cockroachdb`), its errors and Citus's relayed ones miss
+// The PostgreSQL-compatible distributed engines that cannot run here (issue 4): CockroachDB's
+// DETAIL prints values as SQL literals (src/core/detail.ts, dialect `cockroachdb`), its errors miss
 // fields PostgreSQL sends, YugabyteDB's miss DETAIL (src/core/dialects.ts). The errors come from
 // test/fixtures/distributed.ts, each copied from the engine's output or built from its source as
-// cited there. docs/distributed.md says what this means for users.
+// cited there. docs/distributed.md says what this means for users. Citus runs here: test/citus/.
 
 import t, { type Test } from 'tap'
 import fc, { type Arbitrary, type IRawProperty } from 'fast-check'
 import assert from 'node:assert/strict'
 import type pg from 'pg'
 import { keyValues, parseKeyDetail, splitValues, type Dialect, type KeyDetail } from '../../src/core/detail.js'
-import { citusShard, dialectOf, isRelayedByCitus, withoutShardId } from '../../src/core/dialects.js'
+import { dialectOf, isRelayedByCitus } from '../../src/core/dialects.js'
 import { describeConflict, type FieldNaming } from '../../src/core/describe.js'
 import { findPgError, uniqueConstraintFromMessage, type PgErrorFields } from '../../src/core/recognise.js'
 import { expressionColumns } from '../../src/core/sql-text.js'
 import {
-  citusLocalUnique, citusRelayedUnique, cockroachRestart, cockroachUniqueBytes, cockroachUniqueComposite, cockroachUniqueEmail,
+  cockroachRestart, cockroachUniqueBytes, cockroachUniqueComposite, cockroachUniqueEmail,
   cockroachUniqueExpression, cockroachUniqueLegacyComposite, cockroachUniqueMixed, cockroachUniqueQuote, cockroachUniqueUuid,
   nodePgError, yugabyteUniqueConstraint, yugabyteUniquePrimaryKey, type NodePgError
 } from '../fixtures/distributed.js'
@@ -236,79 +236,6 @@ t.test('keyValues on PostgreSQL DETAIL is splitValues', async (t) => {
   const detail = parseKeyDetail('Key (a, b)=(1, x, y) already exists.') as KeyDetail
   t.same(keyValues(detail, 2), splitValues(detail.valuesText, 2), 'ambiguous: undefined')
   t.same(keyValues(detail, 2, [true, false]), ['1', 'x, y'], 'pinned by the catalog')
-})
-
-// ---------------------------------------------------------------------------------------------
-// Citus
-// ---------------------------------------------------------------------------------------------
-
-t.test('Citus: a unique violation relayed from a worker', async (t) => {
-  const error = found(t, citusRelayedUnique())
-  t.match(fieldsOf(error), {
-    code: '23505',
-    message: 'duplicate key value violates unique constraint "limit_orders_pkey_750001"',
-    detail: 'Key (id)=(32743) already exists.',
-    constraint: 'limit_orders_pkey_750001',
-    schema: undefined,
-    table: undefined,
-    column: undefined
-  }, 'code, message and DETAIL; no schema or table, and the constraint field missing: recognise takes it from the message')
-  t.ok(isRelayedByCitus(error), 'relayed by Citus (ReportResultError)')
-  t.equal(dialectOf(error), 'postgresql', "the worker's DETAIL is PostgreSQL's")
-  const shard = uniqueConstraintFromMessage(error.message)
-  t.equal(shard, 'limit_orders_pkey_750001', "the shard's index name, from the message")
-  t.equal(withoutShardId(shard as string), 'limit_orders_pkey', "the distributed table's index name")
-  t.same(citusShard(error), { shardId: '750001', constraint: 'limit_orders_pkey', table: undefined }, 'citusShard: the names to look up')
-
-  const detail = parseKeyDetail(error.detail, dialectOf(error))
-  t.same(detail, { keys: ['id'], keyColumns: [['id']], valuesText: '32743' }, 'DETAIL names the columns of the distributed table')
-  t.same(keyValues(detail as KeyDetail, 1), ['32743'], 'and the value')
-  t.match(describeConflict(error, undefined, NAMING, detail), { constraint: 'limit_orders_pkey_750001', columns: ['id'], fields: ['id'], values: ['32743'] },
-    "described from DETAIL, under the shard's name (the plugin looks the distributed table's name up: see below)")
-})
-
-t.test('Citus: the same violation under local execution carries the shard names', async (t) => {
-  const error = found(t, citusLocalUnique())
-  t.match(fieldsOf(error), { constraint: 'limit_orders_pkey_750001', table: 'limit_orders_750001', schema: 'public' }, "the shard's names")
-  t.notOk(isRelayedByCitus(error), 'raised where the shard is: not relayed')
-  t.equal(withoutShardId(error.constraint as string), 'limit_orders_pkey', 'the index name without the shard id')
-  t.equal(withoutShardId(error.table as string), 'limit_orders', 'the table name without the shard id')
-  t.same(citusShard(error), { shardId: '750001', constraint: 'limit_orders_pkey', table: 'limit_orders' },
-    'citusShard: a shard by its constraint and table ending in the same shard id')
-})
-
-t.test('citusShard tells a shard from a plain table', async (t) => {
-  const fields = (message: string, extra: Record<string, string | undefined>): PgErrorFields =>
-    findPgError(nodePgError(message, { severity: 'ERROR', code: '23505', ...extra })) as PgErrorFields
-  const unique = 'duplicate key value violates unique constraint "users_email_key_102008"'
-  const relayed = { file: 'remote_commands.c', routine: 'ReportResultError' }
-  t.equal(citusShard(fields(unique, { constraint: 'users_email_key', table: 'users', schema: 'public' })), undefined, "PostgreSQL's own names")
-  t.equal(citusShard(fields(unique, { constraint: 'users_email_key_2', table: 'users' })), undefined, 'a constraint ending in a number, its table not')
-  t.equal(citusShard(fields(unique, { constraint: 'users_email_key_2', table: 'users_3' })), undefined, 'different numbers')
-  t.equal(citusShard(fields('x', { table: 'users_102008' })), undefined, 'no constraint')
-  t.same(citusShard(fields('x', { ...relayed, constraint: 'users_email_key_102008' })), { shardId: '102008', constraint: 'users_email_key', table: undefined },
-    'relayed with a constraint field (a relay that kept it)')
-  t.same(citusShard(fields('x', { ...relayed, table: 'users_102008' })), { shardId: '102008', constraint: undefined, table: 'users' },
-    'relayed with only the table')
-  t.equal(citusShard(fields('insert or update on table "a_1" violates foreign key constraint "f_1"', { ...relayed, code: '23503' })), undefined,
-    'relayed without a name it can read')
-})
-
-t.test('isRelayedByCitus reads the routine or the file', async (t) => {
-  const fields = (extra: Record<string, string | undefined>): PgErrorFields =>
-    findPgError(nodePgError('x', { severity: 'ERROR', code: '23505', ...extra })) as PgErrorFields
-  t.ok(isRelayedByCitus(fields({ routine: 'ReportResultError' })), 'the routine alone')
-  t.ok(isRelayedByCitus(fields({ file: 'remote_commands.c' })), 'the file alone')
-  t.notOk(isRelayedByCitus(fields({ file: 'nbtinsert.c', routine: '_bt_check_unique' })), "PostgreSQL's own")
-})
-
-t.test('withoutShardId', async (t) => {
-  t.equal(withoutShardId('users_email_key_102008'), 'users_email_key')
-  t.equal(withoutShardId('a_1_2'), 'a_1', 'only the last number')
-  t.equal(withoutShardId('line\nbreak_7'), 'line\nbreak', 'any characters before it')
-  t.equal(withoutShardId('users_email_key'), undefined, 'no shard id')
-  t.equal(withoutShardId('_102008'), undefined, 'nothing before it')
-  t.equal(withoutShardId('users_email_key102008'), undefined, 'digits without the separator')
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ export { fastifyPgConflict }
 export type { PgConflictDecorator } from './adapters/fastify.js'
 export type { FastifyPgConflictOptions, RouteConflictConfig, CatalogOptions } from './engine/options.js'
 export { InvalidOptionError } from './util/errors.js'
+export { keepConnections } from './connections/pool.js'
 export type { RouteRetryOptions } from './engine/options.js'
 export type { OnConflict } from './races/route-retry.js'
 export type { RetryOptions } from './races/retry.js'

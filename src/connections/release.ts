@@ -13,7 +13,7 @@ export interface SessionClient {
   /** pg's pipeline mode: other queries may be on the wire behind the one that failed. */
   pipeline?: unknown
   /** pg emits `drain` after a ReadyForQuery leaves no query queued, `error` when the connection is lost, `end` when it is closed. */
-  once: (event: 'drain' | 'error' | 'end', listener: () => void) => unknown
+  on: (event: 'drain' | 'error' | 'end', listener: () => void) => unknown
   removeListener: (event: 'drain' | 'error' | 'end', listener: () => void) => unknown
 }
 
@@ -67,9 +67,9 @@ export function releaseAfterError (client: SessionClient, release: Release, erro
   // The 'error' listener also stands in for pg-pool's, which a checked-out client has not:
   // without one, a connection lost now would crash the process.
   const lost = (): void => { settle(false) }
-  client.once('drain', ready)
-  client.once('error', lost)
-  client.once('end', lost)
+  client.on('drain', ready)
+  client.on('error', lost)
+  client.on('end', lost)
   const timer = setTimeout(lost, timeout)
   timer.unref()
 }

@@ -88,7 +88,7 @@ t.test('clients that cannot say when the session is idle: released with the erro
   const error = await db.errorOf(CONFLICT)
   // pg-native's client has getTransactionStatus but no readyForQuery; shapes made here, as pg-native is not installed.
   const given: unknown[] = []
-  const native = { getTransactionStatus: () => 'I', once: () => {}, removeListener: () => {} }
+  const native = { getTransactionStatus: () => 'I', on: () => {}, removeListener: () => {} }
   releaseAfterError(native, (e) => given.push(e), error)
   t.same(given, [error])
 })
@@ -96,7 +96,7 @@ t.test('clients that cannot say when the session is idle: released with the erro
 t.test('a ReadyForQuery read already (not seen with pg 8, which calls back before it): decided at once', async (t) => {
   const error = await db.errorOf(CONFLICT)
   const given: unknown[] = []
-  const client = (status: string): SessionClient => ({ readyForQuery: true, getTransactionStatus: () => status, once: () => { throw new Error('no wait') }, removeListener: () => {} })
+  const client = (status: string): SessionClient => ({ readyForQuery: true, getTransactionStatus: () => status, on: () => { throw new Error('no wait') }, removeListener: () => {} })
   releaseAfterError(client('I'), (e) => given.push(e), error)
   releaseAfterError(client('T'), (e) => given.push(e), error)
   t.same(given, [undefined, error], 'idle: kept; in a transaction: removed')

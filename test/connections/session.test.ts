@@ -42,6 +42,10 @@ t.test('a translated severity (lc_messages) is still an ERROR the session surviv
     return
   }
   const error = await (async () => { try { await client.query("INSERT INTO users VALUES ('ada@example.com')") } catch (error) { return error } })()
+  if ((error as pg.DatabaseError).severity === 'ERROR') {
+    t.plan(0, `the server accepts lc_messages = ${locale} but has no translated messages (a build without NLS)`)
+    return
+  }
   t.match(error, { code: '23505', severity: 'FEHLER' }, 'severity in German')
   t.ok(isRecoverableServerError(error))
 })

@@ -11,7 +11,7 @@ import { join, posix, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /** The layers, lowest first. The entry points (src/*.ts) are above them all. */
-export const LAYERS = ['util', 'core', 'catalog', 'sequences', 'races', 'engine', 'adapters'] as const
+export const LAYERS = ['util', 'connections', 'core', 'catalog', 'sequences', 'races', 'engine', 'adapters'] as const
 
 const ENTRY = '(entry)'
 

@@ -22,6 +22,9 @@ export {
 } from './core/respond.js'
 export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './core/schemas.js'
 
+// Connections: a conflict through pool.query() keeps its connection.
+export { keepConnections } from './connections/pool.js'
+
 // Races: route retries, onConflict hooks, withTransaction.
 export type { OnConflict } from './races/route-retry.js'
 export type { RetryOptions } from './races/retry.js'

@@ -189,7 +189,7 @@ const EXPORTS: Record<string, string[]> = {
   [NAME]: [
     'ConflictCounters', 'FailedTransactionError', 'InvalidOptionError', 'RolledBackError',
     'checkSequence', 'conflictResponseSchema', 'default', 'errorBodySchema', 'fastifyPgConflict', 'findPgError',
-    'isConflictError', 'isIntegrityError', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
+    'isConflictError', 'isIntegrityError', 'keepConnections', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
     'resetSequences', 'snakeToCamel', 'withTransaction'
   ],
   [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict']

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import { conflictApp } from './conflict.js'
+import { poolQueryApp } from './pool.js'
 import { racesApp } from './races.js'
 import { successApp } from './success.js'
 
@@ -17,5 +18,8 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   'success-bare': async (context) => await successApp(context, false),
   'conflict-plugin': async (context) => await conflictApp(context, 'plugin'),
   'conflict-handwritten': async (context) => await conflictApp(context, 'handwritten'),
-  races: racesApp
+  races: racesApp,
+  'pool-plugin': async (context) => await poolQueryApp(context, 'plugin'),
+  'pool-off': async (context) => await poolQueryApp(context, 'off'),
+  'pool-handwritten': async (context) => await poolQueryApp(context, 'handwritten')
 }

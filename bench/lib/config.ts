@@ -33,7 +33,7 @@ export const config = {
   catalogIndexes: int('BENCH_CATALOG_INDEXES', 10_000, 100),
   /** Milliseconds tinybench spends per task per round in the resolution micro-benchmark. */
   microTime: int('BENCH_MICRO_TIME', 150),
-  /** Comma-separated scenarios to run (success, conflict, resolution, races, catalog); all when unset. */
+  /** Comma-separated scenarios to run (success, conflict, pool, resolution, races, catalog); all when unset. */
   only: (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
 }
 

@@ -9,6 +9,7 @@ import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } fr
 import type { ResponseFormat } from '../core/respond.js'
 import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
+import { keepConnections as keepPoolConnections } from '../connections/pool.js'
 
 /**
  * `fastify-pg-conflict/express`: the same core as the Fastify plugin, as an Express 5 error
@@ -45,6 +46,13 @@ export interface PgConflictExpressOptions extends ConflictSettings {
   sequenceCheckInterval?: number
   /** Logs when the request has no `req.log` (pino-http), and the catalog's warnings. Default: nothing is logged. */
   logger?: ConflictLogger
+  /**
+   * `pool.query()` keeps its connection when the server answered an error (a conflict…) and the
+   * session is idle again outside a transaction; pg-pool would close it. Applies to the `pool`
+   * option's pg Pool, whose `query` is replaced. Default true; `false` leaves the pool as it is.
+   * See docs/connections.md.
+   */
+  keepConnections?: boolean
 }
 
 /** A route's (or a router's) own settings, over the middleware's: `conflictConfig({ … })`. */
@@ -99,7 +107,7 @@ const ANSWERED = Symbol('answered')
 const noop = (): void => {}
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
-const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', ...LEVEL_KEYS] as const
+const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', ...LEVEL_KEYS, 'keepConnections'] as const
 
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined
@@ -144,7 +152,8 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
  */
 export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictMiddleware {
   checkOptions(options)
-  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, ...levelOptions } = options
+  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, keepConnections = true, ...levelOptions } = options
+  if (keepConnections) keepPoolConnections(pool)
   const base = logger ?? SILENT
   const engine = new ConflictEngine(levelOptions, base)
   const catalogOptions = catalog === false ? undefined : catalog

@@ -14,6 +14,7 @@ import { DEFAULT_RETRY } from '../races/retry.js'
 import { matcher, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { withTransaction, type PooledTransactionClient, type QueryClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
+import { ConnectionKeeper } from '../connections/keeper.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -68,8 +69,13 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const {
     pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
-    format: pluginFormat, openapi = false, ...levelOptions
+    format: pluginFormat, openapi = false, keepConnections = true, ...levelOptions
   } = options
+  // pool.query() keeps its connection after an error the server answered (docs/connections.md).
+  const keeper = new ConnectionKeeper(keepConnections)
+  keeper.pool(pool)
+  keeper.fastifyPostgres((fastify as { pg?: unknown }).pg)
+  fastify.addHook('onClose', (_instance, done) => { keeper.close(); done() })
   const engine = new ConflictEngine(levelOptions, fastify.log)
   const counters = new ConflictCounters()
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
@@ -206,6 +212,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   })
 
   fastify.addHook('onReady', async function () {
+    keeper.fastifyPostgres((this as { pg?: unknown }).pg) // registered after this plugin
     if (catalogOptions === false) return
     const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
     if (db === undefined) {

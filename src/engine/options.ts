@@ -29,6 +29,13 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   format?: ResponseFormat<FastifyRequest>
   /** Add the error answers' JSON Schemas to the `response` of routes with `config.conflict`, for `@fastify/swagger`. Default false. */
   openapi?: boolean
+  /**
+   * `pool.query()` keeps its connection when the server answered an error (a conflict…) and the
+   * session is idle again outside a transaction; pg-pool would close it. Applies to the `pool`
+   * option's pg Pool and @fastify/postgres's: their `query` (and `fastify.pg.query`) is replaced
+   * until the app closes. Default true; `false` leaves the pools as they are. See docs/connections.md.
+   */
+  keepConnections?: boolean
 }
 
 export interface CatalogOptions {
@@ -190,9 +197,10 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
+  if (options.keepConnections !== undefined && typeof options.keepConnections !== 'boolean') fail('options.keepConnections', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')

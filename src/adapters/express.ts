@@ -7,6 +7,7 @@ import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
 import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from '../engine/options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
 import type { ResponseFormat } from '../core/respond.js'
+import { pathParameters } from '../core/locations.js'
 import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 
@@ -73,6 +74,7 @@ export { InvalidOptionError }
 export type { Conflict } from '../core/describe.js'
 export type { AnswerParts, ConflictBody, ProblemBody, ResponseFormat } from '../core/respond.js'
 export type { ConflictSettings, ConstraintRule, ErrorKinds, Expose, KindSettings, SerializationSettings, Message } from '../core/rules.js'
+export type { FieldLocation, FieldLocations, FieldPlace } from '../core/locations.js'
 export type { CatalogOptions } from '../engine/options.js'
 export type { Queryable } from '../catalog/catalog.js'
 
@@ -92,6 +94,16 @@ const routeLevels = new WeakMap<Request, RouteLevel | false>()
  * there): the middlewares further out (a router's error goes on to the app's) leave them alone too.
  */
 const declined = new WeakSet<object>()
+
+/**
+ * The names of the path parameters of the route that failed, from its definition (`req.route.path`;
+ * Express has put `req.params` back to the error middleware's own by then). A router's mount
+ * path is not known here: say where such fields are with `fieldLocations`.
+ */
+function routeParametersOf (req: Request): string[] {
+  const path: unknown = (req as { route?: { path?: unknown } }).route?.path
+  return (Array.isArray(path) ? path : [path]).flatMap((one: unknown) => typeof one === 'string' ? pathParameters(one) : [])
+}
 
 /** What `handle` gives when it sent the answer; otherwise it gives the error for `next`. */
 const ANSWERED = Symbol('answered')
@@ -211,7 +223,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {
     if (res.headersSent) return err // answered by someone else while the catalog was read
-    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log)
+    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log, routeParametersOf(req))
     engine.logAnswer(understood, log)
     const before = res.statusCode
     res.status(answered.status).set(answered.headers)

@@ -10,6 +10,7 @@ import { answeredStatuses, withResponseSchemas } from './openapi.js'
 import { checkPluginOptions, checkRouteConfig, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
 import { findPgError, integrityKind, type PgErrorFields } from '../core/recognise.js'
 import { integrityError, type ResponseFormat } from '../core/respond.js'
+import { pathParameters } from '../core/locations.js'
 import { DEFAULT_RETRY } from '../races/retry.js'
 import { matcher, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
@@ -96,7 +97,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
    * route's own error handler, or the scope's, as a translated error); anything else goes on
    * exactly as without this plugin. Synchronous when nothing needs waiting for.
    */
-  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
+  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[], routeParameters: readonly string[]): Translating {
     const level = route?.level
     const format = route?.format ?? pluginFormat
 
@@ -121,7 +122,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
-      const answered = engine.answer(understood, format, request, request.url, request.log)
+      const answered = engine.answer(understood, format, request, request.url, request.log, routeParameters)
       engine.logAnswer(understood, request.log)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
@@ -181,7 +182,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (openapi) routeOptions.schema = withResponseSchemas(routeOptions.schema, route.format ?? pluginFormat, answeredStatuses(engine, route.level))
     }
     if (onConflict !== undefined) hooks.push(onConflict)
-    routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
+    routeOptions.errorHandler = translating(route, userHandler, hooks, pathParameters(routeOptions.url)) as RouteOptions['errorHandler']
 
     const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
     if (retry === undefined && hooks.length === 0 && !repairSequences) {

@@ -214,11 +214,11 @@ export class ConflictEngine {
     }
   }
 
-  /** The answer in `format`; `instance` is the request's path. */
-  answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log): Answer {
-    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance)
+  /** The answer in `format`; `instance` is the request's path, `routeParameters` the names of the route's path parameters. */
+  answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log, routeParameters: readonly string[] = []): Answer {
+    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance, routeParameters)
     try {
-      return answerOf(conflict, settings, format, request, instance)
+      return answerOf(conflict, settings, format, request, instance, routeParameters)
     } catch (err) {
       log.error({ err }, 'fastify-pg-conflict: the format function threw; the default body is sent')
       return answerOf(conflict, settings, 'fastify', request, instance)

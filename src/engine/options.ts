@@ -3,6 +3,7 @@ import type { Queryable } from '../catalog/catalog.js'
 import type { OnConflict } from '../races/route-retry.js'
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../races/retry.js'
 import { INTEGRITY_KINDS } from '../core/recognise.js'
+import { FIELD_LOCATIONS } from '../core/locations.js'
 import type { ResponseFormat } from '../core/respond.js'
 import type { ConflictSettings, ConstraintRule, ErrorKinds } from '../core/rules.js'
 import type { FastifyRequest } from 'fastify'
@@ -78,7 +79,7 @@ export function checkKeys (value: Record<string, unknown>, allowed: readonly str
   }
 }
 
-const SETTINGS_KEYS = ['message', 'fields', 'expose'] as const
+const SETTINGS_KEYS = ['message', 'fields', 'expose', 'fieldLocations'] as const
 
 /** Options a level (the plugin, a route, an Express router) has besides its settings. */
 export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SETTINGS_KEYS] as const
@@ -87,7 +88,7 @@ export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SE
 const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
 
 function checkSettings (value: Record<string, unknown>, where: string): void {
-  const { message, fields, expose } = value
+  const { message, fields, expose, fieldLocations } = value
   if (message !== undefined && typeof message !== 'string' && typeof message !== 'function') {
     fail(`${where}.message`, 'must be a string or a function of the conflict')
   }
@@ -101,6 +102,26 @@ function checkSettings (value: Record<string, unknown>, where: string): void {
     for (const [key, flag] of Object.entries(expose)) {
       if (typeof flag !== 'boolean') fail(`${where}.expose.${key}`, 'must be true or false')
     }
+  }
+  checkFieldLocations(fieldLocations, `${where}.fieldLocations`)
+}
+
+const LOCATION_LIST = FIELD_LOCATIONS.map((location) => `"${location}"`).join(', ')
+
+/** Checks `fieldLocations: { orgId: 'path', tenant: { in: 'header', name: 'x-tenant' } }`. */
+function checkFieldLocations (locations: unknown, where: string): void {
+  if (locations === undefined) return
+  if (!isObject(locations)) fail(where, `must be an object from field names to where they are in the request (${LOCATION_LIST}), like { orgId: "path" }`)
+  for (const [field, place] of Object.entries(locations)) {
+    const at = `${where}.${field}`
+    if (typeof place === 'string') {
+      if (!(FIELD_LOCATIONS as readonly string[]).includes(place)) fail(at, `must be one of ${LOCATION_LIST}, or an object like { in: "header", name: "x-tenant-id" }`)
+      continue
+    }
+    if (!isObject(place)) fail(at, `must be one of ${LOCATION_LIST}, or an object like { in: "header", name: "x-tenant-id" }`)
+    checkKeys(place, ['in', 'name'], at)
+    if (!(FIELD_LOCATIONS as readonly unknown[]).includes(place.in)) fail(`${at}.in`, `must be one of ${LOCATION_LIST}`)
+    if (place.name !== undefined && (typeof place.name !== 'string' || place.name === '')) fail(`${at}.name`, 'must be a non-empty string: the name the field has there')
   }
 }
 

@@ -4,6 +4,7 @@ import type { Queryable } from '../catalog/catalog.js'
 import type { Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type LevelOptions, type Log, type Maybe, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
+import { unknownConstraintsError, type UnknownConstraints } from '../engine/unmatched.js'
 import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from '../engine/options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
 import type { ResponseFormat } from '../core/respond.js'
@@ -44,8 +45,14 @@ export interface PgConflictExpressOptions extends ConflictSettings {
   repairSequences?: boolean
   /** The same column's sequence is checked at most this often, ms. Default 10000. */
   sequenceCheckInterval?: number
-  /** Logs when the request has no `req.log` (pino-http), and the catalog's warnings. Default: nothing is logged. */
+  /** Logs when the request has no `req.log` (pino-http), and the catalog's warnings. Default: nothing is logged (warnings about the configuration are still printed, as process warnings). */
   logger?: ConflictLogger
+  /**
+   * A configured constraint that matches no index or constraint in the database: `warn` (default),
+   * or `error` for `ready()` to reject, for CI. Needs `pool`; checked when `ready()` reads the
+   * catalog (call it at start-up, before requests): a `conflictConfig`'s rules, met later, are warned of.
+   */
+  unknownConstraints?: UnknownConstraints
 }
 
 /** A route's (or a router's) own settings, over the middleware's: `conflictConfig({ … })`. */
@@ -61,7 +68,8 @@ export interface PgConflictMiddleware extends ErrorRequestHandler {
   (err: unknown, req: Request, res: Response, next: NextFunction): void | Promise<void>
   /**
    * Reads the catalog now rather than at the first integrity error, and warns of constraint rules
-   * that match nothing. Waits at most `catalog.timeout`; never rejects. Call it at start-up.
+   * that match nothing. Waits at most `catalog.timeout`. Call it at start-up. Rejects only with
+   * `unknownConstraints: 'error'`, when a rule matches nothing.
    */
   ready: () => Promise<void>
   /** Reads the catalog again (after a migration, say). Never rejects. */
@@ -111,7 +119,7 @@ const ANSWERED = Symbol('answered')
 const noop = (): void => {}
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
-const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', ...LEVEL_KEYS] as const
+const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS] as const
 
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined
@@ -125,6 +133,7 @@ function checkOptions (options: unknown): asserts options is PgConflictExpressOp
   if (logger !== undefined && !isLog(logger)) fail('options.logger', 'must be a logger with info, warn and error methods, such as a pino logger')
   checkPluginOptions(shared) // the plugin's checks and messages for every option the two share
   if (shared.repairSequences === true && shared.pool === undefined) fail('options.repairSequences', 'needs the database: give the pool option')
+  if (shared.unknownConstraints === 'error' && shared.pool === undefined) fail('options.unknownConstraints', 'is "error", which needs the database to check the constraints against: give the pool option')
 }
 
 /**
@@ -156,7 +165,7 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
  */
 export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictMiddleware {
   checkOptions(options)
-  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, ...levelOptions } = options
+  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, unknownConstraints = 'warn', ...levelOptions } = options
   const base = logger ?? SILENT
   const engine = new ConflictEngine(levelOptions, base)
   const catalogOptions = catalog === false ? undefined : catalog
@@ -168,14 +177,18 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   /** Route levels whose rules this middleware has checked. */
   const adopted = new WeakSet<RouteLevel>()
 
-  /** Starts the first catalog read, once; waits for it at most `timeout`. */
-  function connect (): Promise<void> {
+  /**
+   * Starts the first catalog read, once; waits for it at most `timeout`. Constraints that match
+   * nothing are refused (kept for `ready()` to reject with) only when `ready()` starts the read.
+   */
+  function connect (refuse = false): Promise<void> {
     connecting ??= engine.connect(db as Queryable, {
       schemas: catalogOptions?.schemas,
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
-      log: base
+      log: base,
+      unknownConstraints: refuse ? unknownConstraints : 'warn'
     }).then(() => { connected = true })
     return connecting
   }
@@ -269,7 +282,11 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
     finish(outcome, next)
   }
 
-  const ready = (): Promise<void> => db === undefined ? Promise.resolve() : connect()
+  async function ready (): Promise<void> {
+    if (db === undefined) return
+    await connect(true)
+    if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)
+  }
 
   return Object.assign(middleware, {
     ready,
@@ -280,7 +297,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       if (!first) await (engine.cache as CatalogCache).refresh()
     },
     async describe (error: unknown): Promise<Conflict | undefined> {
-      await ready()
+      if (db !== undefined) await connect()
       return await engine.describe(error, base)
     }
   })

@@ -7,6 +7,7 @@ import { ConflictEngine, isPromise, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
 import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
+import { unknownConstraintsError } from '../engine/unmatched.js'
 import { checkPluginOptions, checkRouteConfig, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
 import { findPgError, integrityKind, type PgErrorFields } from '../core/recognise.js'
 import { integrityError, type ResponseFormat } from '../core/respond.js'
@@ -69,7 +70,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const {
     pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
-    format: pluginFormat, openapi = false, ...levelOptions
+    format: pluginFormat, openapi = false, unknownConstraints = 'warn', ...levelOptions
   } = options
   const engine = new ConflictEngine(levelOptions, fastify.log)
   const counters = new ConflictCounters()
@@ -211,6 +212,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
     if (db === undefined) {
       if (repairSequences) this.log.warn('fastify-pg-conflict: repairSequences does nothing without a pool (the pool option, or @fastify/postgres registered before ready)')
+      if (unknownConstraints === 'error') throw new InvalidOptionError('options.unknownConstraints is "error", which needs the database to check the constraints against: the pool option, or @fastify/postgres registered before ready')
       return
     }
     // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
@@ -219,8 +221,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
-      log: this.log
+      log: this.log,
+      unknownConstraints
     })
+    if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)
   })
 
   fastify.decorate('pgConflict', {

@@ -30,6 +30,12 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   format?: ResponseFormat<FastifyRequest>
   /** Add the error answers' JSON Schemas to the `response` of routes with `config.conflict`, for `@fastify/swagger`. Default false. */
   openapi?: boolean
+  /**
+   * A configured constraint that matches no index or constraint in the database (at the first
+   * catalog read): `warn` (default: a warning with the nearest names, heard without a logger too),
+   * or `error` to refuse to start (`ready()` rejects), for CI.
+   */
+  unknownConstraints?: UnknownConstraints
 }
 
 export interface CatalogOptions {
@@ -61,6 +67,9 @@ export interface RouteRetryOptions extends RetryOptions {
 }
 
 export { InvalidOptionError }
+
+/** How a configured constraint that matches nothing is met: a warning (the default), or an error at start-up (for CI). */
+export type UnknownConstraints = 'warn' | 'error'
 
 /** PostgreSQL cuts identifiers to 63 bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63
@@ -211,11 +220,14 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'unknownConstraints',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
+  const { unknownConstraints } = options
+  if (unknownConstraints !== undefined && unknownConstraints !== 'warn' && unknownConstraints !== 'error') fail('options.unknownConstraints', 'must be "warn" or "error"')
+  if (unknownConstraints === 'error' && options.catalog === false) fail('options.unknownConstraints', 'is "error", which needs the catalog to check the constraints against: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkLevel(options, 'options')

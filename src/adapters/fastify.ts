@@ -8,6 +8,7 @@ import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
 import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
 import { unknownConstraintsError } from '../engine/unmatched.js'
+import { warnLoudly } from '../engine/loud.js'
 import { checkPluginOptions, checkRouteConfig, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
 import { findPgError, integrityKind, type PgErrorFields } from '../core/recognise.js'
 import { integrityError, type ResponseFormat } from '../core/respond.js'
@@ -70,8 +71,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const {
     pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
-    format: pluginFormat, openapi = false, unknownConstraints = 'warn', ...levelOptions
+    format: pluginFormat, openapi = false, unknownConstraints = 'warn', uncoveredRoutes = 'warn', ...levelOptions
   } = options
+  checkRoutesBefore(fastify, uncoveredRoutes)
   const engine = new ConflictEngine(levelOptions, fastify.log)
   const counters = new ConflictCounters()
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
@@ -247,6 +249,33 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)
+}
+
+/** The apps (by their server, which every scope of an app shares) where this plugin was registered already. */
+const registeredIn = new WeakSet<object>()
+
+/**
+ * Routes declared before the plugin's first registration in the app: Fastify gave them their error
+ * handling when they were declared, and the plugin's onRoute hook never saw them, so their
+ * integrity errors are not answered (a duplicate gets Fastify's 500, naming the constraint). That
+ * is the case when the registration is not awaited before routes are declared (CommonJS, without
+ * top-level await), or comes after them. No public API reaches such routes, and an error handler
+ * set on the application's scope would collide with the application's own: they are named, in a
+ * warning heard without a logger too, or refused with `uncoveredRoutes: 'error'`. A later
+ * registration (in a child scope) says nothing: the routes before it were the first's to see.
+ */
+function checkRoutesBefore (fastify: FastifyInstance, uncoveredRoutes: 'warn' | 'error'): void {
+  if (registeredIn.has(fastify.server)) return
+  registeredIn.add(fastify.server)
+  const routes = fastify.printRoutes({ commonPrefix: false })
+  if (routes === '(empty tree)') return
+  const message = 'these routes were declared before the plugin was registered, so it never sees them and their integrity errors are not answered ' +
+    "(a duplicate gets Fastify's 500, naming the constraint):\n" +
+    routes.trimEnd().split('\n').map((line) => `  ${line}`).join('\n') + '\n' +
+    'Register fastify-pg-conflict before declaring routes: `await app.register(fastifyPgConflict, …)` first; without top-level await (CommonJS), ' +
+    'declare them in `app.after(() => { … })` or in a plugin registered after it.'
+  if (uncoveredRoutes === 'error') throw new InvalidOptionError(`${message} (uncoveredRoutes is 'error')`)
+  warnLoudly(fastify.log, `fastify-pg-conflict: ${message}`, 'PG_CONFLICT_UNCOVERED_ROUTES')
 }
 
 /**

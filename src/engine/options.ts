@@ -36,6 +36,12 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
    * or `error` to refuse to start (`ready()` rejects), for CI.
    */
   unknownConstraints?: UnknownConstraints
+  /**
+   * Routes declared before the plugin was registered, which it never sees (their integrity errors
+   * go unanswered): `warn` (default: a warning naming them, heard without a logger too), or
+   * `error` to refuse to start.
+   */
+  uncoveredRoutes?: 'warn' | 'error'
 }
 
 export interface CatalogOptions {
@@ -220,13 +226,14 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'unknownConstraints',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'unknownConstraints', 'uncoveredRoutes',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   const { unknownConstraints } = options
   if (unknownConstraints !== undefined && unknownConstraints !== 'warn' && unknownConstraints !== 'error') fail('options.unknownConstraints', 'must be "warn" or "error"')
+  if (options.uncoveredRoutes !== undefined && options.uncoveredRoutes !== 'warn' && options.uncoveredRoutes !== 'error') fail('options.uncoveredRoutes', 'must be "warn" or "error"')
   if (unknownConstraints === 'error' && options.catalog === false) fail('options.unknownConstraints', 'is "error", which needs the catalog to check the constraints against: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')

@@ -2,11 +2,11 @@
 // and once as the program npm links into node_modules/.bin.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { EXIT, USAGE, isMainModule, main, type MainContext } from '../src/cli.js'
+import { EXIT, HELP_HINT, USAGE, VERSION, isMainModule, main, type MainContext } from '../src/cli.js'
 import { checkSequence } from '../src/sequences/sequences.js'
 import { databaseUrl, testDatabase } from './helpers/db.js'
 
@@ -114,12 +114,13 @@ t.test('--fix with a table too busy to lock within --lock-timeout: the others ar
   t.equal(await insertDefault('busy'), 4)
 })
 
-t.test('usage errors exit 2 with the problem and the usage on stderr', async (t) => {
+t.test('usage errors exit 2 with the problem in one line, and where the usage is, on stderr', async (t) => {
   const cases: Array<[string[], MainContext['env'], string]> = [
     [[], {}, 'no command given (the command is "sequences")'],
     [['sequence'], {}, 'unknown command "sequence"'],
     [['sequences', 'now'], {}, 'unexpected argument "now"'],
     [['sequences', '--fxi'], { DATABASE_URL: url }, "Unknown option '--fxi'"],
+    [['--versoin'], {}, "Unknown option '--versoin'"],
     [['sequences', '--database-url'], {}, "Option '--database-url <value>' argument missing"],
     [['sequences'], {}, 'no database: pass --database-url <url> or set DATABASE_URL'],
     [['sequences'], { DATABASE_URL: '' }, 'no database'],
@@ -132,8 +133,31 @@ t.test('usage errors exit 2 with the problem and the usage on stderr', async (t)
     t.equal(run.code, 2)
     t.equal(run.out, '')
     t.ok(run.err.startsWith('fastify-pg-conflict: ') && run.err.includes(message), `${argv.join(' ')}: ${message}`)
-    t.ok(run.err.endsWith(USAGE), 'followed by the usage')
+    t.equal(run.err.split('\n').length, 3, 'one line, then the hint')
+    t.ok(run.err.endsWith(`\n${HELP_HINT}\n`), 'followed by where the usage is, not the usage')
+    t.notOk(run.err.includes('Exit codes'), 'the usage only with --help')
   }
+  t.equal((await cli(['sequences', '--fxi'], { DATABASE_URL: url })).err, `fastify-pg-conflict: Unknown option '--fxi'\n${HELP_HINT}\n`, "without Node's advice on '--'")
+})
+
+t.test('a schema that does not exist: exit 2, naming it with the nearest schemas, and nothing checked (a typo must not pass a deploy check)', async (t) => {
+  const run = await cli(['sequences', '--database-url', url, '--schema', `${schema}x`, '-s', 'no_such_schema_anywhere', '-s', schema])
+  t.equal(run.code, EXIT.usage)
+  t.equal(run.out, '', 'nothing listed, nothing fixed')
+  t.equal(run.err, [
+    `fastify-pg-conflict: no schema "${schema}x" in the database; did you mean "${schema}"?`,
+    'fastify-pg-conflict: no schema "no_such_schema_anywhere" in the database',
+    ''
+  ].join('\n'))
+  const fixing = await cli(['sequences', '--database-url', url, '--schema', 'nosuch', '--fix'])
+  t.equal(fixing.code, EXIT.usage, 'with --fix too')
+})
+
+t.test('--version prints the version of the package, and exits 0', async (t) => {
+  const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.same(await cli(['--version']), { code: EXIT.ok, out: `${manifest.version}\n`, err: '' })
+  t.same(await cli(['sequences', '--version']), { code: EXIT.ok, out: `${VERSION}\n`, err: '' })
+  t.equal(VERSION, manifest.version)
 })
 
 t.test('--help and -h print the usage and exit 0', async (t) => {

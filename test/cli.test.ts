@@ -1,6 +1,7 @@
 // The command line, `fastify-pg-conflict sequences`, on real PostgreSQL: in-process through main(),
 // and once as the program npm links into node_modules/.bin.
 import t from 'tap'
+import pg from 'pg'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -151,6 +152,27 @@ t.test('a schema that does not exist: exit 2, naming it with the nearest schemas
   ].join('\n'))
   const fixing = await cli(['sequences', '--database-url', url, '--schema', 'nosuch', '--fix'])
   t.equal(fixing.code, EXIT.usage, 'with --fix too')
+})
+
+t.test('without --schema, every schema but the system ones is checked (a database of its own here, so as to know all it holds)', async (t) => {
+  const name = `fpc_usability_cli_${process.pid}`
+  await pool.query(`DROP DATABASE IF EXISTS ${name}`)
+  await pool.query(`CREATE DATABASE ${name} TEMPLATE template0`) // template0: nobody can be connected to it, which would fail the copy
+  t.teardown(async () => { await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) })
+  const own = new URL(url)
+  own.pathname = `/${name}`
+  const empty = await cli(['sequences', '--database-url', own.href])
+  t.same(empty, { code: EXIT.ok, out: 'No sequence is behind its column.\n', err: '' }, 'nothing behind')
+  const client = new pg.Client({ connectionString: own.href })
+  await client.connect()
+  await client.query(`CREATE SCHEMA one; CREATE SCHEMA two;
+    CREATE TABLE one.things (id serial PRIMARY KEY); INSERT INTO one.things (id) VALUES (1), (2);
+    CREATE TABLE two.things (id serial PRIMARY KEY); INSERT INTO two.things (id) VALUES (1), (2), (3)`)
+  await client.end()
+  const both = await cli(['sequences', '--database-url', own.href])
+  t.equal(both.code, EXIT.behind)
+  t.match(both.out, /^one\.things\.id .*SELECT setval\('one\.things_id_seq', 2\);$/m)
+  t.match(both.out, /^two\.things\.id .*SELECT setval\('two\.things_id_seq', 3\);$/m)
 })
 
 t.test('--version prints the version of the package, and exits 0', async (t) => {

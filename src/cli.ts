@@ -2,13 +2,15 @@
 /**
  * The command line: `npx fastify-pg-conflict sequences [--database-url <url>] [--schema <s>…] [--fix]`.
  * Exit codes: 0 nothing is behind (or everything behind was fixed), 1 something is behind (a dry
- * run, or a fix that failed), 2 a usage error, 3 the check could not run (no `pg`, no connection,
- * a failing query).
+ * run, or a fix that failed), 2 a usage error (a schema that does not exist too), 3 the check
+ * could not run (no `pg`, no connection, a failing query).
  */
 import { realpathSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { resetSequences, type SequenceReset } from './sequences/sequences.js'
+import { nearest } from './util/nearest.js'
 
 export const USAGE = `Usage: fastify-pg-conflict sequences [--database-url <url>] [--schema <name>]... [--fix]
 
@@ -23,10 +25,16 @@ Options:
   --lock-timeout <ms>   with --fix: the longest wait for a table's lock (inserts into it wait
                         while its sequence is fixed); a table still busy then is reported (default 2000)
   -h, --help            show this help
+  --version             print the version
 
 Exit codes: 0 nothing behind (or all fixed), 1 something behind (or a fix failed),
-            2 usage error, 3 could not check (pg not installed, connection or query failed)
+            2 usage error (or a schema that does not exist), 3 could not check (pg not
+            installed, connection or query failed)
 `
+
+/** Said after a usage error, instead of the whole usage. */
+export const HELP_HINT = 'Run `fastify-pg-conflict --help` for usage.'
+
 
 export const EXIT = { ok: 0, behind: 1, usage: 2, failed: 3 } as const
 
@@ -62,7 +70,7 @@ interface Command {
   lockTimeout: number | undefined
 }
 
-function parse (argv: readonly string[], env: MainContext['env']): Command | 'help' {
+function parse (argv: readonly string[], env: MainContext['env']): Command | 'help' | 'version' {
   let parsed
   try {
     parsed = parseArgs({
@@ -74,14 +82,17 @@ function parse (argv: readonly string[], env: MainContext['env']): Command | 'he
         schema: { type: 'string', short: 's', multiple: true },
         fix: { type: 'boolean', default: false },
         'lock-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false }
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false }
       }
     })
   } catch (error) {
-    throw new UsageError((error as Error).message)
+    // Node's own message names the option, then tells to pass it after '--': the first sentence is the one that helps.
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, ''))
   }
   const { values, positionals } = parsed
   if (values.help) return 'help'
+  if (values.version) return 'version'
   const [command, ...rest] = positionals
   if (command === undefined) throw new UsageError('no command given (the command is "sequences")')
   if (command !== 'sequences') throw new UsageError(`unknown command "${command}" (the command is "sequences")`)
@@ -93,6 +104,23 @@ function parse (argv: readonly string[], env: MainContext['env']): Command | 'he
   if (lockTimeout !== undefined && !/^\d{1,9}$/.test(lockTimeout)) throw new UsageError('--lock-timeout needs a whole number of milliseconds')
   return { databaseUrl, schemas: values.schema, fix: values.fix, lockTimeout: lockTimeout === undefined ? undefined : Number(lockTimeout) }
 }
+
+/**
+ * What is wrong with the schemas asked for, if any does not exist (a typo would otherwise check
+ * nothing and pass): each named, with the database's nearest schema names.
+ */
+async function missingSchemas (client: Client, schemas: readonly string[]): Promise<string[]> {
+  if (schemas.length === 0) return []
+  const { rows } = await client.query('SELECT nspname AS name FROM pg_namespace ORDER BY nspname')
+  const names = (rows as Array<{ name: string }>).map((row) => row.name)
+  return [...new Set(schemas)].filter((schema) => !names.includes(schema)).map((schema) => {
+    const near = nearest(schema, names)
+    return `no schema ${JSON.stringify(schema)} in the database${near.length === 0 ? '' : `; did you mean ${near.map((name) => JSON.stringify(name)).join(' or ')}?`}`
+  })
+}
+
+/** This package's version, from its package.json (found by the package's own name, as its `exports` allow). */
+export const VERSION = (createRequire(import.meta.url)('fastify-pg-conflict/package.json') as { version: string }).version
 
 async function loadPg (context: MainContext): Promise<PgModule> {
   const load = context.loadPg ?? (async () => await import('pg'))
@@ -149,15 +177,19 @@ function report (found: readonly SequenceReset[], fix: boolean, out: Output, err
 /** Runs the command line `argv` (without `node` and the script); resolves to the exit code. */
 export async function main (argv: readonly string[], context: MainContext): Promise<number> {
   const { stdout, stderr, env } = context
-  let command: Command | 'help'
+  let command: Command | 'help' | 'version'
   try {
     command = parse(argv, env)
   } catch (error) {
-    stderr.write(`fastify-pg-conflict: ${(error as Error).message}\n\n${USAGE}`)
+    stderr.write(`fastify-pg-conflict: ${(error as Error).message}\n${HELP_HINT}\n`)
     return EXIT.usage
   }
   if (command === 'help') {
     stdout.write(USAGE)
+    return EXIT.ok
+  }
+  if (command === 'version') {
+    stdout.write(`${VERSION}\n`)
     return EXIT.ok
   }
   const failed = (error: unknown): number => {
@@ -177,8 +209,14 @@ export async function main (argv: readonly string[], context: MainContext): Prom
   let code: number
   try {
     await client.connect()
-    const found = await resetSequences(client, { schema: command.schemas, dryRun: !command.fix, lockTimeout: command.lockTimeout })
-    code = report(found, command.fix, stdout, stderr)
+    const missing = await missingSchemas(client, command.schemas ?? [])
+    if (missing.length > 0) {
+      for (const line of missing) stderr.write(`fastify-pg-conflict: ${line}\n`)
+      code = EXIT.usage
+    } else {
+      const found = await resetSequences(client, { schema: command.schemas, dryRun: !command.fix, lockTimeout: command.lockTimeout })
+      code = report(found, command.fix, stdout, stderr)
+    }
   } catch (error) {
     code = failed(error)
   }

@@ -1,12 +1,13 @@
 // The command line, `fastify-pg-conflict sequences`, on real PostgreSQL: in-process through main(),
 // and once as the program npm links into node_modules/.bin.
 import t from 'tap'
+import pg from 'pg'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, symlink } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { EXIT, USAGE, isMainModule, main, type MainContext } from '../src/cli.js'
+import { EXIT, HELP_HINT, USAGE, VERSION, isMainModule, main, type MainContext } from '../src/cli.js'
 import { checkSequence } from '../src/sequences/sequences.js'
 import { databaseUrl, testDatabase } from './helpers/db.js'
 
@@ -114,12 +115,13 @@ t.test('--fix with a table too busy to lock within --lock-timeout: the others ar
   t.equal(await insertDefault('busy'), 4)
 })
 
-t.test('usage errors exit 2 with the problem and the usage on stderr', async (t) => {
+t.test('usage errors exit 2 with the problem in one line, and where the usage is, on stderr', async (t) => {
   const cases: Array<[string[], MainContext['env'], string]> = [
     [[], {}, 'no command given (the command is "sequences")'],
     [['sequence'], {}, 'unknown command "sequence"'],
     [['sequences', 'now'], {}, 'unexpected argument "now"'],
     [['sequences', '--fxi'], { DATABASE_URL: url }, "Unknown option '--fxi'"],
+    [['--versoin'], {}, "Unknown option '--versoin'"],
     [['sequences', '--database-url'], {}, "Option '--database-url <value>' argument missing"],
     [['sequences'], {}, 'no database: pass --database-url <url> or set DATABASE_URL'],
     [['sequences'], { DATABASE_URL: '' }, 'no database'],
@@ -132,8 +134,52 @@ t.test('usage errors exit 2 with the problem and the usage on stderr', async (t)
     t.equal(run.code, 2)
     t.equal(run.out, '')
     t.ok(run.err.startsWith('fastify-pg-conflict: ') && run.err.includes(message), `${argv.join(' ')}: ${message}`)
-    t.ok(run.err.endsWith(USAGE), 'followed by the usage')
+    t.equal(run.err.split('\n').length, 3, 'one line, then the hint')
+    t.ok(run.err.endsWith(`\n${HELP_HINT}\n`), 'followed by where the usage is, not the usage')
+    t.notOk(run.err.includes('Exit codes'), 'the usage only with --help')
   }
+  t.equal((await cli(['sequences', '--fxi'], { DATABASE_URL: url })).err, `fastify-pg-conflict: Unknown option '--fxi'\n${HELP_HINT}\n`, "without Node's advice on '--'")
+})
+
+t.test('a schema that does not exist: exit 2, naming it with the nearest schemas, and nothing checked (a typo must not pass a deploy check)', async (t) => {
+  const run = await cli(['sequences', '--database-url', url, '--schema', `${schema}x`, '-s', 'no_such_schema_anywhere', '-s', schema])
+  t.equal(run.code, EXIT.usage)
+  t.equal(run.out, '', 'nothing listed, nothing fixed')
+  t.equal(run.err, [
+    `fastify-pg-conflict: no schema "${schema}x" in the database; did you mean "${schema}"?`,
+    'fastify-pg-conflict: no schema "no_such_schema_anywhere" in the database',
+    ''
+  ].join('\n'))
+  const fixing = await cli(['sequences', '--database-url', url, '--schema', 'nosuch', '--fix'])
+  t.equal(fixing.code, EXIT.usage, 'with --fix too')
+})
+
+t.test('without --schema, every schema but the system ones is checked (a database of its own here, so as to know all it holds)', async (t) => {
+  const name = `fpc_usability_cli_${process.pid}`
+  await pool.query(`DROP DATABASE IF EXISTS ${name}`)
+  await pool.query(`CREATE DATABASE ${name} TEMPLATE template0`) // template0: nobody can be connected to it, which would fail the copy
+  t.teardown(async () => { await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) })
+  const own = new URL(url)
+  own.pathname = `/${name}`
+  const empty = await cli(['sequences', '--database-url', own.href])
+  t.same(empty, { code: EXIT.ok, out: 'No sequence is behind its column.\n', err: '' }, 'nothing behind')
+  const client = new pg.Client({ connectionString: own.href })
+  await client.connect()
+  await client.query(`CREATE SCHEMA one; CREATE SCHEMA two;
+    CREATE TABLE one.things (id serial PRIMARY KEY); INSERT INTO one.things (id) VALUES (1), (2);
+    CREATE TABLE two.things (id serial PRIMARY KEY); INSERT INTO two.things (id) VALUES (1), (2), (3)`)
+  await client.end()
+  const both = await cli(['sequences', '--database-url', own.href])
+  t.equal(both.code, EXIT.behind)
+  t.match(both.out, /^one\.things\.id .*SELECT setval\('one\.things_id_seq', 2\);$/m)
+  t.match(both.out, /^two\.things\.id .*SELECT setval\('two\.things_id_seq', 3\);$/m)
+})
+
+t.test('--version prints the version of the package, and exits 0', async (t) => {
+  const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.same(await cli(['--version']), { code: EXIT.ok, out: `${manifest.version}\n`, err: '' })
+  t.same(await cli(['sequences', '--version']), { code: EXIT.ok, out: `${VERSION}\n`, err: '' })
+  t.equal(VERSION, manifest.version)
 })
 
 t.test('--help and -h print the usage and exit 0', async (t) => {

@@ -39,7 +39,8 @@ t.test('team members: duplicates 409 and missing teams 422, as Problem Details',
   const again = await app.inject({ method: 'POST', url: `/teams/${String(team)}/members`, payload: { userId: ada } })
   t.equal(again.statusCode, 409)
   t.equal(again.headers['content-type'], 'application/problem+json; charset=utf-8')
-  t.match(again.json(), { type: 'about:blank', title: 'Conflict', status: 409, code: 'PG_UNIQUE_VIOLATION', errors: [{ pointer: '#/teamId' }, { pointer: '#/userId' }] })
+  t.match(again.json(), { type: 'about:blank', title: 'Conflict', status: 409, code: 'PG_UNIQUE_VIOLATION', errors: [{ parameter: 'teamId', in: 'path' }, { pointer: '#/userId' }] },
+    'teamId from the path, userId from the body')
   t.same(await post('/teams/999/members', { userId: ada }), {
     status: 422,
     body: {
@@ -49,7 +50,7 @@ t.test('team members: duplicates 409 and missing teams 422, as Problem Details',
       detail: 'The record referenced by teamId does not exist.',
       instance: '/teams/999/members',
       code: 'PG_FOREIGN_KEY_VIOLATION',
-      errors: [{ detail: 'The record referenced by teamId does not exist.', pointer: '#/teamId', field: 'teamId' }]
+      errors: [{ detail: 'The record referenced by teamId does not exist.', parameter: 'teamId', in: 'path', field: 'teamId' }]
     }
   })
 })

@@ -4,9 +4,11 @@ import type { Queryable } from '../catalog/catalog.js'
 import type { Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type LevelOptions, type Log, type Maybe, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
+import { unknownConstraintsError, type UnknownConstraints } from '../engine/unmatched.js'
 import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from '../engine/options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
 import type { ResponseFormat } from '../core/respond.js'
+import { pathParameters } from '../core/locations.js'
 import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { keepConnections as keepPoolConnections } from '../connections/pool.js'
@@ -44,7 +46,7 @@ export interface PgConflictExpressOptions extends ConflictSettings {
   repairSequences?: boolean
   /** The same column's sequence is checked at most this often, ms. Default 10000. */
   sequenceCheckInterval?: number
-  /** Logs when the request has no `req.log` (pino-http), and the catalog's warnings. Default: nothing is logged. */
+  /** Logs when the request has no `req.log` (pino-http), and the catalog's warnings. Default: nothing is logged (warnings about the configuration are still printed, as process warnings). */
   logger?: ConflictLogger
   /**
    * `pool.query()` keeps its connection when the server answered an error (a conflict…) and the
@@ -53,6 +55,12 @@ export interface PgConflictExpressOptions extends ConflictSettings {
    * See docs/connections.md.
    */
   keepConnections?: boolean
+  /**
+   * A configured constraint that matches no index or constraint in the database: `warn` (default),
+   * or `error` for `ready()` to reject, for CI. Needs `pool`; checked when `ready()` reads the
+   * catalog (call it at start-up, before requests): a `conflictConfig`'s rules, met later, are warned of.
+   */
+  unknownConstraints?: UnknownConstraints
 }
 
 /** A route's (or a router's) own settings, over the middleware's: `conflictConfig({ … })`. */
@@ -68,7 +76,8 @@ export interface PgConflictMiddleware extends ErrorRequestHandler {
   (err: unknown, req: Request, res: Response, next: NextFunction): void | Promise<void>
   /**
    * Reads the catalog now rather than at the first integrity error, and warns of constraint rules
-   * that match nothing. Waits at most `catalog.timeout`; never rejects. Call it at start-up.
+   * that match nothing. Waits at most `catalog.timeout`. Call it at start-up. Rejects only with
+   * `unknownConstraints: 'error'`, when a rule matches nothing.
    */
   ready: () => Promise<void>
   /** Reads the catalog again (after a migration, say). Never rejects. */
@@ -81,7 +90,8 @@ export { InvalidOptionError }
 export type { Conflict } from '../core/describe.js'
 export type { AnswerParts, ConflictBody, ProblemBody, ResponseFormat } from '../core/respond.js'
 export type { ConflictSettings, ConstraintRule, ErrorKinds, Expose, KindSettings, SerializationSettings, Message } from '../core/rules.js'
-export type { CatalogOptions } from '../engine/options.js'
+export type { FieldLocation, FieldLocations, FieldPlace, FieldProblem } from '../core/locations.js'
+export type { CatalogOptions, UnknownConstraints } from '../engine/options.js'
 export type { Queryable } from '../catalog/catalog.js'
 
 /** A route's level, compiled once by `conflictConfig`. */
@@ -101,13 +111,23 @@ const routeLevels = new WeakMap<Request, RouteLevel | false>()
  */
 const declined = new WeakSet<object>()
 
+/**
+ * The names of the path parameters of the route that failed, from its definition (`req.route.path`;
+ * Express has put `req.params` back to the error middleware's own by then). A router's mount
+ * path is not known here: say where such fields are with `fieldLocations`.
+ */
+function routeParametersOf (req: Request): string[] {
+  const path: unknown = (req as { route?: { path?: unknown } }).route?.path
+  return (Array.isArray(path) ? path : [path]).flatMap((one: unknown) => typeof one === 'string' ? pathParameters(one) : [])
+}
+
 /** What `handle` gives when it sent the answer; otherwise it gives the error for `next`. */
 const ANSWERED = Symbol('answered')
 
 const noop = (): void => {}
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
-const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', ...LEVEL_KEYS, 'keepConnections'] as const
+const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', 'keepConnections', ...LEVEL_KEYS] as const
 
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined
@@ -121,6 +141,7 @@ function checkOptions (options: unknown): asserts options is PgConflictExpressOp
   if (logger !== undefined && !isLog(logger)) fail('options.logger', 'must be a logger with info, warn and error methods, such as a pino logger')
   checkPluginOptions(shared) // the plugin's checks and messages for every option the two share
   if (shared.repairSequences === true && shared.pool === undefined) fail('options.repairSequences', 'needs the database: give the pool option')
+  if (shared.unknownConstraints === 'error' && shared.pool === undefined) fail('options.unknownConstraints', 'is "error", which needs the database to check the constraints against: give the pool option')
 }
 
 /**
@@ -152,7 +173,7 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
  */
 export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictMiddleware {
   checkOptions(options)
-  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, keepConnections = true, ...levelOptions } = options
+  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, unknownConstraints = 'warn', keepConnections = true, ...levelOptions } = options
   if (keepConnections) keepPoolConnections(pool)
   const base = logger ?? SILENT
   const engine = new ConflictEngine(levelOptions, base)
@@ -165,14 +186,18 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   /** Route levels whose rules this middleware has checked. */
   const adopted = new WeakSet<RouteLevel>()
 
-  /** Starts the first catalog read, once; waits for it at most `timeout`. */
-  function connect (): Promise<void> {
+  /**
+   * Starts the first catalog read, once; waits for it at most `timeout`. Constraints that match
+   * nothing are refused (kept for `ready()` to reject with) only when `ready()` starts the read.
+   */
+  function connect (refuse = false): Promise<void> {
     connecting ??= engine.connect(db as Queryable, {
       schemas: catalogOptions?.schemas,
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
-      log: base
+      log: base,
+      unknownConstraints: refuse ? unknownConstraints : 'warn'
     }).then(() => { connected = true })
     return connecting
   }
@@ -220,7 +245,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {
     if (res.headersSent) return err // answered by someone else while the catalog was read
-    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log)
+    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log, routeParametersOf(req))
     engine.logAnswer(understood, log)
     const before = res.statusCode
     res.status(answered.status).set(answered.headers)
@@ -266,7 +291,11 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
     finish(outcome, next)
   }
 
-  const ready = (): Promise<void> => db === undefined ? Promise.resolve() : connect()
+  async function ready (): Promise<void> {
+    if (db === undefined) return
+    await connect(true)
+    if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)
+  }
 
   return Object.assign(middleware, {
     ready,
@@ -277,7 +306,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       if (!first) await (engine.cache as CatalogCache).refresh()
     },
     async describe (error: unknown): Promise<Conflict | undefined> {
-      await ready()
+      if (db !== undefined) await connect()
       return await engine.describe(error, base)
     }
   })

@@ -7,9 +7,12 @@ import { ConflictEngine, isPromise, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
 import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
+import { unknownConstraintsError } from '../engine/unmatched.js'
+import { warnLoudly } from '../engine/loud.js'
 import { checkPluginOptions, checkRouteConfig, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
 import { findPgError, integrityKind, type PgErrorFields } from '../core/recognise.js'
 import { integrityError, type ResponseFormat } from '../core/respond.js'
+import { pathParameters } from '../core/locations.js'
 import { DEFAULT_RETRY } from '../races/retry.js'
 import { matcher, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
@@ -69,8 +72,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const {
     pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
-    format: pluginFormat, openapi = false, keepConnections = true, ...levelOptions
+    format: pluginFormat, openapi = false, keepConnections = true, unknownConstraints = 'warn', uncoveredRoutes = 'warn', ...levelOptions
   } = options
+  checkRoutesBefore(fastify, uncoveredRoutes)
   // pool.query() keeps its connection after an error the server answered (docs/connections.md).
   const keeper = new ConnectionKeeper(keepConnections)
   keeper.pool(pool)
@@ -102,7 +106,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
    * route's own error handler, or the scope's, as a translated error); anything else goes on
    * exactly as without this plugin. Synchronous when nothing needs waiting for.
    */
-  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[]): Translating {
+  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[], routeParameters: readonly string[]): Translating {
     const level = route?.level
     const format = route?.format ?? pluginFormat
 
@@ -127,7 +131,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
-      const answered = engine.answer(understood, format, request, request.url, request.log)
+      const answered = engine.answer(understood, format, request, request.url, request.log, routeParameters)
       engine.logAnswer(understood, request.log)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
@@ -187,7 +191,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (openapi) routeOptions.schema = withResponseSchemas(routeOptions.schema, route.format ?? pluginFormat, answeredStatuses(engine, route.level))
     }
     if (onConflict !== undefined) hooks.push(onConflict)
-    routeOptions.errorHandler = translating(route, userHandler, hooks) as RouteOptions['errorHandler']
+    routeOptions.errorHandler = translating(route, userHandler, hooks, pathParameters(routeOptions.url)) as RouteOptions['errorHandler']
 
     const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
     if (retry === undefined && hooks.length === 0 && !repairSequences) {
@@ -217,6 +221,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     const db = pool ?? (this as FastifyInstance & { pg?: { pool?: Queryable } }).pg?.pool
     if (db === undefined) {
       if (repairSequences) this.log.warn('fastify-pg-conflict: repairSequences does nothing without a pool (the pool option, or @fastify/postgres registered before ready)')
+      if (unknownConstraints === 'error') throw new InvalidOptionError('options.unknownConstraints is "error", which needs the database to check the constraints against: the pool option, or @fastify/postgres registered before ready')
       return
     }
     // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
@@ -225,8 +230,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
-      log: this.log
+      log: this.log,
+      unknownConstraints
     })
+    if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)
   })
 
   fastify.decorate('pgConflict', {
@@ -249,6 +256,33 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)
+}
+
+/** The apps (by their server, which every scope of an app shares) where this plugin was registered already. */
+const registeredIn = new WeakSet<object>()
+
+/**
+ * Routes declared before the plugin's first registration in the app: Fastify gave them their error
+ * handling when they were declared, and the plugin's onRoute hook never saw them, so their
+ * integrity errors are not answered (a duplicate gets Fastify's 500, naming the constraint). That
+ * is the case when the registration is not awaited before routes are declared (CommonJS, without
+ * top-level await), or comes after them. No public API reaches such routes, and an error handler
+ * set on the application's scope would collide with the application's own: they are named, in a
+ * warning heard without a logger too, or refused with `uncoveredRoutes: 'error'`. A later
+ * registration (in a child scope) says nothing: the routes before it were the first's to see.
+ */
+function checkRoutesBefore (fastify: FastifyInstance, uncoveredRoutes: 'warn' | 'error'): void {
+  if (registeredIn.has(fastify.server)) return
+  registeredIn.add(fastify.server)
+  const routes = fastify.printRoutes({ commonPrefix: false })
+  if (routes === '(empty tree)') return
+  const message = 'these routes were declared before the plugin was registered, so it never sees them and their integrity errors are not answered ' +
+    "(a duplicate gets Fastify's 500, naming the constraint):\n" +
+    routes.trimEnd().split('\n').map((line) => `  ${line}`).join('\n') + '\n' +
+    'Register fastify-pg-conflict before declaring routes: `await app.register(fastifyPgConflict, …)` first; without top-level await (CommonJS), ' +
+    'declare them in `app.after(() => { … })` or in a plugin registered after it.'
+  if (uncoveredRoutes === 'error') throw new InvalidOptionError(`${message} (uncoveredRoutes is 'error')`)
+  warnLoudly(fastify.log, `fastify-pg-conflict: ${message}`, 'PG_CONFLICT_UNCOVERED_ROUTES')
 }
 
 /**

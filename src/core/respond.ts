@@ -2,6 +2,7 @@ import createError from '@fastify/error'
 import { STATUS_CODES } from 'node:http'
 import type { Conflict } from './describe.js'
 import { KIND_DEFAULTS } from './kinds.js'
+import { fieldProblem, type FieldProblem } from './locations.js'
 import type { ResolvedSettings } from './rules.js'
 import { identifierName } from './sql-text.js'
 
@@ -33,8 +34,11 @@ export interface ProblemBody {
   detail: string
   instance?: string
   code: string
-  /** One entry per field, pointing into the request body (`#/email`). */
-  errors: Array<{ detail: string, pointer: string, field: string }>
+  /**
+   * One entry per field: a body member's `pointer` into the body (`#/email`); a path or query
+   * parameter's or a header's `parameter` and `in` (`{ parameter: 'orgId', in: 'path' }`).
+   */
+  errors: FieldProblem[]
   constraint?: string
   table?: string
   values?: Record<string, string>
@@ -68,8 +72,11 @@ export interface Answer {
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** The answer to an integrity error, in `format`; `instance` is the request's path, for Problem Details. */
-export function answerOf<Request> (conflict: Conflict, settings: ResolvedSettings, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined): Answer {
+/**
+ * The answer to an integrity error, in `format`; `instance` is the request's path, and
+ * `routeParameters` the names of the route's path parameters, for Problem Details.
+ */
+export function answerOf<Request> (conflict: Conflict, settings: ResolvedSettings, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, routeParameters: readonly string[] = []): Answer {
   const body = defaultBody(conflict, settings)
   const headers: Record<string, string> = { 'content-type': JSON_TYPE }
   if (settings.retryAfter !== undefined) headers['retry-after'] = String(settings.retryAfter)
@@ -77,7 +84,7 @@ export function answerOf<Request> (conflict: Conflict, settings: ResolvedSetting
   if (format === undefined || format === 'fastify') return { status, message: body.message, headers, body }
   if (format === 'problem') {
     headers['content-type'] = PROBLEM_TYPE
-    return { status, message: body.message, headers, body: problemBody(body, settings, instance) }
+    return { status, message: body.message, headers, body: problemBody(body, settings, instance, routeParameters) }
   }
   return { status, message: body.message, headers, body: format({ status, code: body.code, message: body.message, fields: body.fields, conflict, body }, request) }
 }
@@ -103,14 +110,14 @@ export function defaultBody (conflict: Conflict, settings: ResolvedSettings): Co
 }
 
 /** The Problem Details body with the same content as the default one. */
-function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: string | undefined): ProblemBody {
+function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: string | undefined, routeParameters: readonly string[]): ProblemBody {
   const problem: ProblemBody = {
     type: settings.type,
     title: body.error,
     status: body.statusCode,
     detail: body.message,
     code: body.code,
-    errors: body.fields.map((field) => ({ detail: body.message, pointer: pointerTo(field), field }))
+    errors: body.fields.map((field) => fieldProblem(field, body.message, settings.fieldLocations, routeParameters))
   }
   if (instance !== undefined) problem.instance = instance
   if (body.constraint !== undefined) problem.constraint = body.constraint
@@ -119,10 +126,7 @@ function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: 
   return problem
 }
 
-/** A field's JSON Pointer into the request body, as a URI fragment (`#/email`), as RFC 9457's own example has it. */
-export function pointerTo (field: string): string {
-  return `#/${encodeURIComponent(field.replace(/~/g, '~0').replace(/\//g, '~1'))}`
-}
+export { pointerTo } from './locations.js'
 
 function message (conflict: Conflict, settings: ResolvedSettings): string {
   const configured = settings.message
@@ -192,8 +196,10 @@ const baseErrors = new Map<string, ReturnType<typeof createError>>([[CONFLICT_CO
 /**
  * The error the application's error handlers receive for an integrity error: its status, its
  * `code` (`PG_UNIQUE_VIOLATION`, `PG_FOREIGN_KEY_VIOLATION`…), the original error as `cause`,
- * the fields, the full description as `conflict` and the body this plugin would send as `body`
- * (those two are not enumerable, so that a logged error does not carry the values).
+ * the fields, the full description as `conflict`, and the answer this plugin would send: `body`
+ * with its `replyHeaders` (`conflict` and `body` are not enumerable, so that a logged error does
+ * not carry the values). To send that answer from a handler of the application's:
+ * `reply.code(error.statusCode).headers(error.replyHeaders).send(error.body)`.
  */
 export interface IntegrityError extends Error {
   code: string
@@ -201,7 +207,15 @@ export interface IntegrityError extends Error {
   fields: string[]
   readonly conflict: Conflict
   readonly body: unknown
-  /** `{ 'retry-after': '1' }` for a serialization failure or deadlock; Fastify sets it when the error is sent on (`reply.send(error)`, a throw). */
+  /**
+   * The headers that go with `body`: its `content-type` (`application/problem+json` for Problem
+   * Details) and, for a serialization failure or deadlock, `retry-after`.
+   */
+  readonly replyHeaders: Readonly<Record<string, string>>
+  /**
+   * `{ 'retry-after': '1' }` for a serialization failure or deadlock; Fastify sets it when the
+   * error itself is sent on (`reply.send(error)`, a throw), with Fastify's own body (so no content type here).
+   */
   headers?: Record<string, string>
 }
 
@@ -224,6 +238,7 @@ export function integrityError (conflict: Conflict, answer: Answer, settings: Re
   if (retryAfter !== undefined) error.headers = { 'retry-after': retryAfter }
   Object.defineProperty(error, 'conflict', { value: conflict })
   Object.defineProperty(error, 'body', { value: answer.body })
+  Object.defineProperty(error, 'replyHeaders', { value: Object.freeze({ ...answer.headers }) })
   return error
 }
 

@@ -1,5 +1,6 @@
 import type { Conflict } from './describe.js'
 import { DEFAULT_RETRY_AFTER, KIND_DEFAULTS } from './kinds.js'
+import { mergeLocations, type FieldLocations } from './locations.js'
 import type { IntegrityKind } from './recognise.js'
 
 /** A response message: a text, or a function of the described error. */
@@ -13,6 +14,11 @@ export interface ConflictSettings {
   fields?: string | string[]
   /** What of an error the response may show. Default: nothing beyond the fields. */
   expose?: Expose
+  /**
+   * Where fields are in the request, for Problem Details: `{ orgId: 'path', tenant: { in: 'header', name: 'x-tenant' } }`.
+   * Default: a path parameter of the route of the field's name, else a body member. Merged field by field across levels.
+   */
+  fieldLocations?: FieldLocations
 }
 
 export interface Expose {
@@ -73,6 +79,8 @@ export interface ResolvedSettings {
   type: string
   /** `Retry-After` seconds, for the kinds answered 503. */
   retryAfter: number | undefined
+  /** Where the fields are in the request, every level's say merged; `undefined` when none says anything. */
+  fieldLocations: FieldLocations | undefined
 }
 
 /** The settings of one level as given: the plugin's (or middleware's) options, or a route's. */
@@ -91,8 +99,8 @@ export interface Level {
 }
 
 /** Compiles a level's settings (its rules into a `RuleSet`). */
-export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose }: LevelOptions): Level {
-  return { rules: new RuleSet(constraints), settings: { message, fields, expose }, errors, fieldName }
+export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose, fieldLocations }: LevelOptions): Level {
+  return { rules: new RuleSet(constraints), settings: { message, fields, expose, fieldLocations }, errors, fieldName }
 }
 
 interface CompiledRule {
@@ -154,7 +162,8 @@ function kindSettings (level: Level | undefined, kind: IntegrityKind): Serializa
 /**
  * Merges the levels, most specific first: the route's rule for the constraint, the route's settings
  * for the kind, the route's own settings, then the same three of the plugin's. The top-level
- * `message` and `fields` are a unique violation's; `expose` holds for every kind.
+ * `message` and `fields` are a unique violation's; `expose` and `fieldLocations` (merged field by
+ * field) hold for every kind.
  */
 export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level): ResolvedSettings {
   const routeRule = route?.rules.match(names)
@@ -176,6 +185,7 @@ export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<strin
     exposeValues: routeRule?.expose?.values ?? routeOwn?.expose?.values ?? pluginRule?.expose?.values ?? pluginOwn.expose?.values ?? false,
     exposeConstraint: routeRule?.expose?.constraint ?? routeOwn?.expose?.constraint ?? pluginRule?.expose?.constraint ?? pluginOwn.expose?.constraint ?? false,
     type: routeRule?.type ?? routeKind?.type ?? pluginRule?.type ?? pluginKind?.type ?? 'about:blank',
-    retryAfter: kind === 'serialization' ? routeKind?.retryAfter ?? pluginKind?.retryAfter ?? DEFAULT_RETRY_AFTER : undefined
+    retryAfter: kind === 'serialization' ? routeKind?.retryAfter ?? pluginKind?.retryAfter ?? DEFAULT_RETRY_AFTER : undefined,
+    fieldLocations: mergeLocations([pluginOwn.fieldLocations, pluginRule?.fieldLocations, routeOwn?.fieldLocations, routeRule?.fieldLocations])
   }
 }

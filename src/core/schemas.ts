@@ -40,7 +40,14 @@ export function errorBodySchema ({ open = false }: BodySchemaOptions = {}): Reco
 
 /** The RFC 9457 Problem Details body (its properties in the order they are sent). */
 export function problemBodySchema ({ open = false }: BodySchemaOptions = {}): Record<string, unknown> {
-  const error = object({ detail: { type: 'string' }, pointer: { type: 'string' }, field: { type: 'string' } }, ['detail', 'pointer', 'field'], open)
+  // A body member's entry has `pointer`; a path or query parameter's or a header's, `parameter` and `in`.
+  const error = object({
+    detail: { type: 'string' },
+    pointer: { type: 'string' },
+    parameter: { type: 'string' },
+    in: { type: 'string', enum: ['path', 'query', 'header'] },
+    field: { type: 'string' }
+  }, ['detail', 'field'], open)
   return object({
     type: { type: 'string' },
     title: { type: 'string' },

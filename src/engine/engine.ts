@@ -9,6 +9,8 @@ import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } fr
 import { answerOf, logEntry, LOG_MESSAGES, type Answer, type ResponseFormat } from '../core/respond.js'
 import { answers, compileLevel, matcher, resolveSettings, type ConstraintRule, type Level, type LevelOptions, type ResolvedSettings } from '../core/rules.js'
 import { SequenceWatch } from '../sequences/watch.js'
+import { warnLoudly } from './loud.js'
+import { unmatchedMessage, type UnknownConstraints } from './unmatched.js'
 
 export type { LevelOptions }
 import type { SequenceCheck } from '../sequences/sequences.js'
@@ -35,6 +37,8 @@ export interface ConnectOptions {
   timeout: number
   sequenceCheckInterval: number
   log: Log
+  /** `error`: constraints that match nothing at the first read are kept in `refused` (for the adapter to refuse start-up), not warned of. Default `warn`. */
+  unknownConstraints?: UnknownConstraints
 }
 
 /** An error described, with its settings. */
@@ -53,8 +57,11 @@ export class ConflictEngine {
   readonly plugin: Level
   cache: CatalogCache | undefined
   sequences: SequenceWatch | undefined
-  /** Every rule, for the check against the catalog at its first read. */
-  private readonly configured = new Set<ConstraintRule>()
+  /** Every rule, with the level it is on, for the check against the catalog at its first read. */
+  private readonly configured = new Map<ConstraintRule, string>()
+  /** With `unknownConstraints: 'error'`: what the first read, within `connect`, found matching nothing. */
+  readonly refused: string[] = []
+  private refusing = false
   /** The catalog as last read: rules of levels made after the first read are checked against it. */
   private lastCatalog: IndexCatalog | undefined
 
@@ -67,20 +74,21 @@ export class ConflictEngine {
     const added: ConstraintRule[] = []
     for (const rule of options.constraints ?? []) {
       if (this.configured.has(rule)) continue // the HEAD route Fastify copies from a GET has the same rules
-      this.configured.add(rule)
+      this.configured.set(rule, where)
       added.push(rule)
       for (const name of overlongNames([rule])) {
-        log.warn(`fastify-pg-conflict: ${where}constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`)
+        warnLoudly(log, `fastify-pg-conflict: ${where}constraint "${name}" is longer than ${MAX_IDENTIFIER_BYTES} bytes; PostgreSQL cuts names to that length, so it never reports this one`, 'PG_CONFLICT_UNKNOWN_CONSTRAINT')
       }
     }
     // A level made after the first read (an Express route first used later) is checked now.
-    if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added)
+    if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added.map((rule) => [rule, where]))
     return compileLevel(options)
   }
 
   /** Starts reading the catalog of `db` (and checking id sequences there); waits for the first read at most `timeout`. */
   async connect (db: Queryable, options: ConnectOptions): Promise<void> {
     const { log } = options
+    this.refusing = options.unknownConstraints === 'error'
     this.cache = new CatalogCache(db, {
       schemas: options.schemas,
       minRefreshInterval: options.minRefreshInterval,
@@ -98,6 +106,7 @@ export class ConflictEngine {
       onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not check an id sequence; the conflict is answered as a conflict') }
     })
     await this.cache.refresh()
+    this.refusing = false // a first read that ends later warns: nobody is starting up to refuse
   }
 
   /** Whether errors of this kind may be answered at this level (a 23503 when either of its kinds is). */
@@ -214,24 +223,29 @@ export class ConflictEngine {
     }
   }
 
-  /** The answer in `format`; `instance` is the request's path. */
-  answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log): Answer {
-    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance)
+  /** The answer in `format`; `instance` is the request's path, `routeParameters` the names of the route's path parameters. */
+  answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log, routeParameters: readonly string[] = []): Answer {
+    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance, routeParameters)
     try {
-      return answerOf(conflict, settings, format, request, instance)
+      return answerOf(conflict, settings, format, request, instance, routeParameters)
     } catch (err) {
       log.error({ err }, 'fastify-pg-conflict: the format function threw; the default body is sent')
       return answerOf(conflict, settings, 'fastify', request, instance)
     }
   }
 
-  /** Warns of configured constraints that no index or constraint in the database answers to: typos, renamed or cut names. */
-  private warnUnmatched (catalog: IndexCatalog, log: Log, rules: Iterable<ConstraintRule>): void {
+  /**
+   * Warns (loudly: see loud.ts) of configured constraints that no index or constraint in the
+   * database answers to, with the nearest names: typos, renamed or cut names. Kept in `refused`
+   * instead while `connect` refuses them.
+   */
+  private warnUnmatched (catalog: IndexCatalog, log: Log, rules: Iterable<[ConstraintRule, string]>): void {
     const names = [...catalog.names()]
-    for (const rule of rules) {
-      if (!names.some(matcher(rule))) {
-        log.warn(`fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint ${String(rule.constraint)}${rule.match === undefined || rule.match === 'exact' ? '' : ` (${rule.match})`}`)
-      }
+    for (const [rule, where] of rules) {
+      if (names.some(matcher(rule))) continue
+      const message = unmatchedMessage(rule, where, names)
+      if (this.refusing) this.refused.push(message)
+      else warnLoudly(log, message, 'PG_CONFLICT_UNKNOWN_CONSTRAINT')
     }
   }
 }

@@ -3,6 +3,7 @@ import type { Queryable } from '../catalog/catalog.js'
 import type { OnConflict } from '../races/route-retry.js'
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../races/retry.js'
 import { INTEGRITY_KINDS } from '../core/recognise.js'
+import { FIELD_LOCATIONS } from '../core/locations.js'
 import type { ResponseFormat } from '../core/respond.js'
 import type { ConflictSettings, ConstraintRule, ErrorKinds } from '../core/rules.js'
 import type { FastifyRequest } from 'fastify'
@@ -36,6 +37,18 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
    * until the app closes. Default true; `false` leaves the pools as they are. See docs/connections.md.
    */
   keepConnections?: boolean
+  /**
+   * A configured constraint that matches no index or constraint in the database (at the first
+   * catalog read): `warn` (default: a warning with the nearest names, heard without a logger too),
+   * or `error` to refuse to start (`ready()` rejects), for CI.
+   */
+  unknownConstraints?: UnknownConstraints
+  /**
+   * Routes declared before the plugin was registered, which it never sees (their integrity errors
+   * go unanswered): `warn` (default: a warning naming them, heard without a logger too), or
+   * `error` to refuse to start.
+   */
+  uncoveredRoutes?: 'warn' | 'error'
 }
 
 export interface CatalogOptions {
@@ -68,6 +81,9 @@ export interface RouteRetryOptions extends RetryOptions {
 
 export { InvalidOptionError }
 
+/** How a configured constraint that matches nothing is met: a warning (the default), or an error at start-up (for CI). */
+export type UnknownConstraints = 'warn' | 'error'
+
 /** PostgreSQL cuts identifiers to 63 bytes (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63
 
@@ -85,7 +101,7 @@ export function checkKeys (value: Record<string, unknown>, allowed: readonly str
   }
 }
 
-const SETTINGS_KEYS = ['message', 'fields', 'expose'] as const
+const SETTINGS_KEYS = ['message', 'fields', 'expose', 'fieldLocations'] as const
 
 /** Options a level (the plugin, a route, an Express router) has besides its settings. */
 export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SETTINGS_KEYS] as const
@@ -94,7 +110,7 @@ export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SE
 const FASTIFY_REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
 
 function checkSettings (value: Record<string, unknown>, where: string): void {
-  const { message, fields, expose } = value
+  const { message, fields, expose, fieldLocations } = value
   if (message !== undefined && typeof message !== 'string' && typeof message !== 'function') {
     fail(`${where}.message`, 'must be a string or a function of the conflict')
   }
@@ -108,6 +124,26 @@ function checkSettings (value: Record<string, unknown>, where: string): void {
     for (const [key, flag] of Object.entries(expose)) {
       if (typeof flag !== 'boolean') fail(`${where}.expose.${key}`, 'must be true or false')
     }
+  }
+  checkFieldLocations(fieldLocations, `${where}.fieldLocations`)
+}
+
+const LOCATION_LIST = FIELD_LOCATIONS.map((location) => `"${location}"`).join(', ')
+
+/** Checks `fieldLocations: { orgId: 'path', tenant: { in: 'header', name: 'x-tenant' } }`. */
+function checkFieldLocations (locations: unknown, where: string): void {
+  if (locations === undefined) return
+  if (!isObject(locations)) fail(where, `must be an object from field names to where they are in the request (${LOCATION_LIST}), like { orgId: "path" }`)
+  for (const [field, place] of Object.entries(locations)) {
+    const at = `${where}.${field}`
+    if (typeof place === 'string') {
+      if (!(FIELD_LOCATIONS as readonly string[]).includes(place)) fail(at, `must be one of ${LOCATION_LIST}, or an object like { in: "header", name: "x-tenant-id" }`)
+      continue
+    }
+    if (!isObject(place)) fail(at, `must be one of ${LOCATION_LIST}, or an object like { in: "header", name: "x-tenant-id" }`)
+    checkKeys(place, ['in', 'name'], at)
+    if (!(FIELD_LOCATIONS as readonly unknown[]).includes(place.in)) fail(`${at}.in`, `must be one of ${LOCATION_LIST}`)
+    if (place.name !== undefined && (typeof place.name !== 'string' || place.name === '')) fail(`${at}.name`, 'must be a non-empty string: the name the field has there')
   }
 }
 
@@ -197,12 +233,16 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections', 'unknownConstraints', 'uncoveredRoutes',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.keepConnections !== undefined && typeof options.keepConnections !== 'boolean') fail('options.keepConnections', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
+  const { unknownConstraints } = options
+  if (unknownConstraints !== undefined && unknownConstraints !== 'warn' && unknownConstraints !== 'error') fail('options.unknownConstraints', 'must be "warn" or "error"')
+  if (options.uncoveredRoutes !== undefined && options.uncoveredRoutes !== 'warn' && options.uncoveredRoutes !== 'error') fail('options.uncoveredRoutes', 'must be "warn" or "error"')
+  if (unknownConstraints === 'error' && options.catalog === false) fail('options.unknownConstraints', 'is "error", which needs the catalog to check the constraints against: it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkLevel(options, 'options')

@@ -240,7 +240,7 @@ t.test('per route: conflictConfig before the handler; the closest one wins; fals
   t.same(invites.json, { ...UNIQUE_BODY, message: 'Already invited.', fields: ['invitee'], values: { invitee: 'ada@example.com' } })
   const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)
   t.same(warnings.filter((m) => m?.includes('longer than 63 bytes')), [`fastify-pg-conflict: conflictConfig: constraint "${long}" is longer than 63 bytes; PostgreSQL cuts names to that length, so it never reports this one`], 'a route\'s name too long: warned once')
-  t.ok(warnings.includes('fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint no_such_key'), 'a route\'s rule met before the first catalog read is checked against it')
+  t.ok(warnings.includes('fastify-pg-conflict: conflictConfig: the configured constraint "no_such_key" matches no unique index or constraint in the database'), 'a route\'s rule met before the first catalog read is checked against it')
   t.equal((await request(`${url}/problem`, 'POST', ada)).type, 'application/problem+json; charset=utf-8')
   t.equal((await request(`${url}/plain`, 'POST', ada)).json.message, 'From the middleware.')
   t.equal((await request(`${url}/team/router-level`, 'POST', ada)).json.message, 'From the router.')
@@ -311,7 +311,7 @@ t.test('without req.log: the logger option; without either: nothing, and never t
 t.test('options are checked when the middleware (or conflictConfig) is made, with the plugin\'s error and messages', async (t) => {
   const cases: Array<[() => unknown, RegExp]> = [
     [() => pgConflict('yes' as never), /^fastify-pg-conflict: options must be an object$/],
-    [() => pgConflict({ nope: 1 } as never), /options has an unknown option "nope" \(known: pool, catalog, repairSequences, sequenceCheckInterval, logger, constraints/],
+    [() => pgConflict({ nope: 1 } as never), /options has an unknown option "nope" \(known: pool, catalog, repairSequences, sequenceCheckInterval, logger, unknownConstraints, constraints/],
     [() => pgConflict({ onConflict: () => undefined } as never), /options has an unknown option "onConflict"/],
     [() => pgConflict({ prefix: '/x' } as never), /options has an unknown option "prefix"/],
     [() => pgConflict({ logger: {} as never }), /options\.logger must be a logger with info, warn and error methods/],
@@ -327,7 +327,7 @@ t.test('options are checked when the middleware (or conflictConfig) is made, wit
     [() => pgConflict({ repairSequences: true }), /options\.repairSequences needs the database: give the pool option/],
     [() => pgConflict({ repairSequences: true, pool: db.pool, catalog: false }), /options\.repairSequences needs the database: it cannot be used with catalog: false/],
     [() => conflictConfig('yes' as never), /^fastify-pg-conflict: conflictConfig must be false or an object like/],
-    [() => conflictConfig({ retry: true } as never), /conflictConfig has an unknown option "retry" \(known: constraints, fieldName, errors, format, message, fields, expose\)/],
+    [() => conflictConfig({ retry: true } as never), /conflictConfig has an unknown option "retry" \(known: constraints, fieldName, errors, format, message, fields, expose, fieldLocations\)/],
     [() => conflictConfig({ expose: { values: 'yes' as never } }), /conflictConfig\.expose\.values must be true or false/],
     [() => conflictConfig({ fieldName: 'camel' as never }), /conflictConfig\.fieldName must be a function/],
     [() => conflictConfig({ constraints: [{ constraint: 'a', match: 'fuzzy' as never }] }), /conflictConfig\.constraints\[0\]\.match must be "exact", "prefix" or "suffix"/]
@@ -411,7 +411,7 @@ t.test('the catalog: read at the first integrity error, or at ready(); a new ind
   t.equal(reads.length, 0, 'nothing read when made')
   await conflicts.ready()
   t.ok(reads.length > 0, 'read at ready()')
-  t.ok(logger.lines.some((l) => l.msg === 'fastify-pg-conflict: no unique index or constraint in the database matches the configured constraint nope_key'), 'rules matching nothing warned')
+  t.ok(logger.lines.some((l) => l.msg === 'fastify-pg-conflict: the configured constraint "nope_key" matches no unique index or constraint in the database'), 'rules matching nothing warned')
   const before = reads.length
   await conflicts.ready()
   t.equal(reads.length, before, 'once')

@@ -141,8 +141,12 @@ t.test("format: 'problem', plugin-wide or per route, is documented under applica
   const body = problem?.[409]?.content?.['application/problem+json']?.schema as { properties: Record<string, { items?: unknown }> }
   t.same(Object.keys(body.properties), ['type', 'title', 'status', 'detail', 'code', 'errors', 'instance', 'constraint', 'table', 'values'])
   t.same(body.properties.errors?.items, {
-    type: 'object', properties: { detail: { type: 'string' }, pointer: { type: 'string' }, field: { type: 'string' } }, additionalProperties: true
-  }, 'errors[] documented')
+    type: 'object',
+    properties: {
+      detail: { type: 'string' }, pointer: { type: 'string' }, parameter: { type: 'string' }, in: { type: 'string', enum: ['path', 'query', 'header'] }, field: { type: 'string' }
+    },
+    additionalProperties: true
+  }, 'errors[] documented: a pointer into the body, or a parameter and where it is')
   for (const status of [409, 422, 503]) t.same(doc.paths['/route-default']?.post.responses[status], documented(status), `the route's format: 'fastify' wins: ${status}`)
   t.same(doc.paths['/own-format']?.post.responses, UNDOCUMENTED, 'a format function makes bodies of the application\'s: nothing added')
 
@@ -401,9 +405,29 @@ t.test('conflictResponseSchema and problemResponseSchema, added once with addSch
   t.same({ conflictResponseSchema, problemResponseSchema }, exported, 'the exported schemas are not changed by their use')
 })
 
+t.test('a field from the path, through the Problem Details schema (exported, or added by the openapi option): its parameter and where it is are kept', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { ...plugin, openapi: true, format: 'problem', fieldName: (column) => column === 'team_id' ? 'teamId' : column })
+  app.addSchema(problemResponseSchema)
+  const insert = async (request: { params: unknown }): Promise<void> => {
+    await db.pool.query("INSERT INTO users (email, team_id) VALUES ('path@example.com', $1)", [(request.params as { teamId: string }).teamId])
+  }
+  app.post('/teams/:teamId/exported', { schema: { response: { 422: { $ref: 'fastify-pg-conflict-problem#' } } } }, insert)
+  app.post('/teams/:teamId/added', { config: { conflict: {} } }, insert)
+  await app.ready()
+  for (const url of ['/teams/99/exported', '/teams/99/added']) {
+    const response = await app.inject({ method: 'POST', url })
+    t.equal(response.statusCode, 422, url)
+    t.match(response.json(), { status: 422, errors: [{ parameter: 'teamId', in: 'path', field: 'teamId' }] }, url)
+    t.notOk('pointer' in response.json().errors[0], `${url}: no pointer`)
+  }
+})
+
 t.test('the exported body schemas: required properties, a new object each call', async (t) => {
   t.same(errorBodySchema().required, ['statusCode', 'code', 'error', 'message', 'fields'])
-  t.same((problemBodySchema() as { properties: { errors: { items: { required: string[] } } } }).properties.errors.items.required, ['detail', 'pointer', 'field'])
+  const item = (problemBodySchema() as { properties: { errors: { items: { required: string[], properties: Record<string, unknown> } } } }).properties.errors.items
+  t.same(item.required, ['detail', 'field'], 'an entry has a pointer (a body member) or a parameter and where it is (path, query, header)')
+  t.same(item.properties.in, { type: 'string', enum: ['path', 'query', 'header'] })
   t.not(errorBodySchema(), errorBodySchema())
   t.not((errorBodySchema().properties as { values: unknown }).values, (errorBodySchema().properties as { values: unknown }).values)
   t.equal(errorBodySchema({ open: true }).required, undefined)

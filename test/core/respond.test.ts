@@ -238,7 +238,7 @@ t.test("the application's error handler gets the body in the route's format", as
   const seen: IntegrityError[] = []
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     seen.push(error as unknown as IntegrityError)
-    return isIntegrityError(error) ? reply.code(error.statusCode).type('application/problem+json').send(error.body) : reply.send(error)
+    return isIntegrityError(error) ? reply.code(error.statusCode).headers(error.replyHeaders).send(error.body) : reply.send(error)
   })
   scenarioRoutes(app, db.pool, ['check-column'])
   const response = await app.inject({ method: 'POST', url: '/check-column' })
@@ -255,5 +255,45 @@ t.test("the application's error handler gets the body in the route's format", as
   t.same(response.json(), problem)
   t.same(seen[0]?.body, problem)
   t.equal(seen[0]?.code, 'PG_CHECK_VIOLATION')
+  t.equal(response.headers['content-type'], PROBLEM_TYPE, 'the recipe keeps the Problem Details content type')
   t.equal(seen[0]?.headers, undefined, 'no headers to carry for a 422')
+})
+
+t.test("the README's recipe for the application's own error handler sends exactly what the plugin would: status, content type, Retry-After, body", async (t) => {
+  for (const format of ['fastify', 'problem'] as const) {
+    const plain = await appWith(t, { format }, ['serialization', 'fk-insert'])
+    const { app } = buildApp(t)
+    await app.register(fastifyPgConflict, { ...catalogFor, fieldName: snakeToCamel, format })
+    const handled: string[] = []
+    app.setErrorHandler((error: FastifyError, _request, reply) => {
+      if (!isIntegrityError(error)) return reply.send(error)
+      handled.push(error.code) // metrics, logs… of the application's
+      return reply.code(error.statusCode).headers(error.replyHeaders).send(error.body)
+    })
+    scenarioRoutes(app, db.pool, ['serialization', 'fk-insert'])
+    for (const url of ['/serialization', '/fk-insert']) {
+      const [want, got] = [await plain.app.inject({ method: 'POST', url }), await app.inject({ method: 'POST', url })]
+      t.equal(got.statusCode, want.statusCode, `${format} ${url}: status`)
+      t.equal(got.headers['content-type'], format === 'problem' ? PROBLEM_TYPE : JSON_TYPE, `${format} ${url}: content type`)
+      t.equal(got.headers['retry-after'], url === '/serialization' ? '1' : undefined, `${format} ${url}: Retry-After`)
+      t.same(got.json(), want.json(), `${format} ${url}: body`)
+    }
+    t.same(handled, ['PG_SERIALIZATION_FAILURE', 'PG_FOREIGN_KEY_VIOLATION'], `${format}: through the application's handler`)
+  }
+})
+
+t.test('the translated error: replyHeaders are read-only and not enumerable (a logged error carries no answer)', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { ...catalogFor, format: 'problem' })
+  let seen: IntegrityError | undefined
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    seen = error as unknown as IntegrityError
+    return reply.code(500).send({})
+  })
+  scenarioRoutes(app, db.pool, ['serialization'])
+  await app.inject({ method: 'POST', url: '/serialization' })
+  t.same(seen?.replyHeaders, { 'content-type': PROBLEM_TYPE, 'retry-after': '1' })
+  t.same(seen?.headers, { 'retry-after': '1' }, 'headers: only what Fastify should add to its own body when the error is sent on')
+  t.notOk(Object.keys(seen as object).includes('replyHeaders'))
+  t.ok(Object.isFrozen(seen?.replyHeaders))
 })

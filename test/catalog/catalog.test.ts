@@ -4,6 +4,7 @@ import type pg from 'pg'
 import fastifyPgConflict from '../../src/index.js'
 import { buildApp } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
+import { pgDatabaseError } from '../helpers/driver-errors.js'
 
 const db = await testDatabase(t, 'catalog')
 const other = `${db.schema}_other`
@@ -18,9 +19,9 @@ await db.exec(`
 `)
 t.teardown(() => db.exec(`DROP SCHEMA IF EXISTS ${other} CASCADE`))
 
-/** What a wrapper that keeps only the code and the constraint name throws. */
+/** The error with only its code and constraint name: no schema, no table, no DETAIL (as CockroachDB, or a server withholding DETAIL, sends it). */
 function stripped (error: pg.DatabaseError): Error {
-  return Object.assign(new Error('query failed'), { code: error.code, constraint: error.constraint, severity: 'ERROR' })
+  return pgDatabaseError(error.message, { code: error.code, constraint: error.constraint })
 }
 
 t.test('an error without schema or DETAIL: the catalog finds the index by name when one schema has it, and does not guess otherwise', async (t) => {

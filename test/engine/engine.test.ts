@@ -7,6 +7,7 @@ import { ConflictEngine, type Log } from '../../src/engine/engine.js'
 import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
 import { buildApp } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
+import { pgDatabaseError } from '../helpers/driver-errors.js'
 
 const db = await testDatabase(t, 'core')
 await db.exec('CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE)')
@@ -65,10 +66,10 @@ t.test('the engine: a foreign key the catalog does not know is described from th
 })
 
 t.test('public helpers: findIntegrityError gives the error and its kind; defaultMessage names the fields', async (t) => {
-  const error = Object.assign(new Error('wrapped'), { cause: { code: '23514', severity: 'ERROR', constraint: 'age_check', message: 'new row violates check constraint' } })
+  const error = Object.assign(new Error('wrapped'), { cause: pgDatabaseError('new row violates check constraint', { code: '23514', constraint: 'age_check' }) })
   t.match(findIntegrityError(error), { kind: 'check', error: { code: '23514', constraint: 'age_check' } })
   t.equal(findIntegrityError(new Error('plain')), undefined)
-  t.equal(findIntegrityError({ code: '42601', severity: 'ERROR' }), undefined, 'a PostgreSQL error of no kind answered (a syntax error)')
+  t.equal(findIntegrityError(pgDatabaseError('syntax error', { code: '42601' })), undefined, 'a PostgreSQL error of no kind answered (a syntax error)')
   t.equal(defaultMessage(['org_id', 'name']), 'A record with this org_id and name already exists.')
 })
 

@@ -4,6 +4,7 @@ import type { Queryable } from '../catalog/catalog.js'
 import type { Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type LevelOptions, type Log, type Maybe, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
+import { pathOf } from '../util/path.js'
 import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from '../engine/options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
 import type { ResponseFormat } from '../core/respond.js'
@@ -211,7 +212,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {
     if (res.headersSent) return err // answered by someone else while the catalog was read
-    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log)
+    const answered = engine.answer(understood, route?.format ?? format, req, pathOf(req.originalUrl), log)
     engine.logAnswer(understood, log)
     const before = res.statusCode
     res.status(answered.status).set(answered.headers)

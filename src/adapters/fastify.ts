@@ -5,6 +5,7 @@ import { ConflictCounters, type ConflictCount } from '../races/counters.js'
 import { describeConflict, type Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
+import { pathOf } from '../util/path.js'
 import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
 import { checkPluginOptions, checkRouteConfig, routeRetry, type FastifyPgConflictOptions, type RouteConflictConfig } from '../engine/options.js'
@@ -121,7 +122,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
-      const answered = engine.answer(understood, format, request, request.url, request.log)
+      const answered = engine.answer(understood, format, request, pathOf(request.url), request.log)
       engine.logAnswer(understood, request.log)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)

@@ -66,16 +66,16 @@ const MAX_PROTOTYPES = 8
 export function madeBy (value: object): 'pg' | 'postgres.js' | 'prisma' | undefined {
   let prototype: unknown = Object.getPrototypeOf(value)
   for (let depth = 0; depth < MAX_PROTOTYPES && typeof prototype === 'object' && prototype !== null; depth++) {
-    const descriptor = Object.getOwnPropertyDescriptor(prototype, 'constructor')
-    const constructor: unknown = descriptor?.value
+    // (hasOwn and plain reads rather than property descriptors: nothing allocated per error.)
+    const constructor: unknown = hasOwn(prototype, 'constructor') ? (prototype as { constructor: unknown }).constructor : undefined
     if (typeof constructor === 'function' && constructor.prototype === prototype) {
       switch (constructor.name) {
         case 'DatabaseError':
         case 'DriverException':
-          if (hasPgLayout(value)) return 'pg'
+          if (hasPgLayout(value as Record<string, unknown>)) return 'pg'
           break
         case 'PostgresError':
-          if (ownString(value, 'severity') || ownString(value, 'severity_local')) return 'postgres.js'
+          if (ownString(value as Record<string, unknown>, 'severity') || ownString(value as Record<string, unknown>, 'severity_local')) return 'postgres.js'
           break
         case 'DriverAdapterError':
           return 'prisma'
@@ -86,14 +86,15 @@ export function madeBy (value: object): 'pg' | 'postgres.js' | 'prisma' | undefi
   return undefined
 }
 
+const hasOwn = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key)
+
 /** node-postgres's `DatabaseError` layout: the message's `length`, a number, and the `severity` every server error has. */
-function hasPgLayout (value: object): boolean {
-  const length = Object.getOwnPropertyDescriptor(value, 'length')
-  return typeof length?.value === 'number' && ownString(value, 'severity')
+function hasPgLayout (value: Record<string, unknown>): boolean {
+  return hasOwn(value, 'length') && typeof value.length === 'number' && ownString(value, 'severity')
 }
 
-function ownString (value: object, key: string): boolean {
-  return typeof Object.getOwnPropertyDescriptor(value, key)?.value === 'string'
+function ownString (value: Record<string, unknown>, key: string): boolean {
+  return hasOwn(value, key) && typeof value[key] === 'string'
 }
 
 /**

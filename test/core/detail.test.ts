@@ -15,6 +15,7 @@ import { testDatabase } from '../helpers/db.js'
 import { pgDatabaseError, postgresJsError, type DriverError } from '../helpers/driver-errors.js'
 import { UniqueConstraintViolationException } from '@mikro-orm/core'
 import sequelize from 'sequelize'
+import { DriverAdapterError } from '@prisma/driver-adapter-utils'
 
 // ---------------------------------------------------------------------------------------------
 // Error shapes, as the clients build them. The live subtest below proves these field names and
@@ -733,6 +734,10 @@ t.test('findPgError believes only errors a PostgreSQL driver made', async (t) =>
   t.ok(findPgError(pgDatabaseError('internal', { code: 'XX000' })), 'a letter-and-digit SQLSTATE')
   t.ok(findPgError(postgresJsError({ message: 'raised', code: '23505' })), 'a PostgresError with a code')
   t.ok(findPgError(Object.assign(postgresJsError({ message: 'x', code: '23505' }), { severity: undefined })), 'a PostgresError with severity_local only (CockroachDB sends no V field)')
+  for (const summary of [{ originalCode: '23505', kind: 'UniqueConstraintViolation' }, { originalCode: '23503', kind: 'ForeignKeyConstraintViolation', constraint: null }]) {
+    t.match(findPgError(new DriverAdapterError(summary as never)), { code: summary.originalCode, message: '', constraint: undefined, table: undefined },
+      `Prisma's summary with ${'constraint' in summary ? 'a null' : 'no'} constraint and no message`)
+  }
   const json = JSON.stringify(FORGED_FIELDS)
   class UpstreamError extends Error {}
   const forged: Array<[string, unknown]> = [

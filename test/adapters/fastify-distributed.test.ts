@@ -36,7 +36,8 @@ t.test('Citus, remote execution: the shard index in the message is looked up as 
 })
 
 t.test('Citus, local execution: the shard names are the distributed table\'s too, and rules match them', async (t) => {
-  const got = await answer(citusLocalUnique, { expose: { constraint: true }, constraints: [{ constraint: 'limit_orders_pkey', message: 'That order exists.' }] })
+  // (The fixture's schema is public; here the coordinator's tables are in the test's own.)
+  const got = await answer(() => Object.assign(citusLocalUnique(), { schema: db.schema }), { expose: { constraint: true }, constraints: [{ constraint: 'limit_orders_pkey', message: 'That order exists.' }] })
   t.equal(got.status, 409)
   t.match(got.body, { message: 'That order exists.', fields: ['id'], constraint: 'limit_orders_pkey', table: 'limit_orders' })
 })

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import { conflictApp } from './conflict.js'
 import { racesApp } from './races.js'
+import { reuseApp } from './reuse.js'
 import { successApp } from './success.js'
 
 export interface AppContext {
@@ -17,5 +18,7 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   'success-bare': async (context) => await successApp(context, false),
   'conflict-plugin': async (context) => await conflictApp(context, 'plugin'),
   'conflict-handwritten': async (context) => await conflictApp(context, 'handwritten'),
-  races: racesApp
+  races: racesApp,
+  'reuse-plugin': async (context) => await reuseApp(context, 'plugin'),
+  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten')
 }

@@ -748,6 +748,7 @@ t.test('findPgError believes only errors a PostgreSQL driver made', async (t) =>
       copiedOnto(new Error('upstream failed'), `${json.slice(0, -1)},"__proto__":{"constructor":{"name":"DatabaseError"}}}`)],
     ['a JSON body whose "__proto__" chain holds a constructor-like object with a prototype',
       copiedOnto(new Error('x'), '{"code":"23505","length":1,"severity":"ERROR","__proto__":{"constructor":{"name":"DatabaseError","prototype":{}}}}')],
+    ['a JSON body whose "__proto__" has no constructor of its own', copiedOnto(new Error('x'), `${json.slice(0, -1)},"__proto__":{"code":"23505"}}`)],
     ['the forged body on cause', new Error('upstream failed', { cause: JSON.parse(json) })],
     ['the forged body in an AggregateError', new AggregateError([JSON.parse(json)])],
     ["Prisma's summary alone, not on a DriverAdapterError", { meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { originalCode: '23505', kind: 'UniqueConstraintViolation', originalMessage: 'x', constraint: { index: 'ledger_pkey' }, table: 'ledger' } } } }],

@@ -3,7 +3,7 @@
 import t from 'tap'
 import type pg from 'pg'
 import {
-  checkSequence, isBehind, quoteLiteral, repairPrivileges, repairSequence, resetSequences, sequenceOf,
+  checkRow, checkSequence, isBehind, quoteLiteral, repairPrivileges, repairSequence, resetSequences, sequenceOf,
   type SequenceTarget
 } from '../../src/sequences/sequences.js'
 import { InvalidOptionError } from '../../src/engine/options.js'
@@ -401,4 +401,10 @@ t.test('repairPrivileges looks in every user schema when given none', async (t) 
   const asked: unknown[] = []
   t.same(await repairPrivileges({ query: async (_text: string, values?: unknown[]) => { asked.push(values); return { rows: [] } } }), [])
   t.same(asked, [[null, null, null]])
+})
+
+t.test('a sequence the role may not use at all: an error, whether the server raises one (up to 17) or answers null (18)', async (t) => {
+  const row = { schema: 'app', table: 't', column: 'id', kind: 'serial' as const, sequence: 'app.t_id_seq', qualified_table: 'app.t', quoted_column: 'id' }
+  const nulls = { query: async () => ({ rows: [{ handed_out: null, next: '1', readable: false, usable: false, increment_by: '1', max: '5', target: null, collides: true }] }) }
+  await t.rejects(checkRow(nulls, row), { code: '42501', message: /permission denied for sequence app\.t_id_seq/ })
 })

@@ -159,7 +159,7 @@ function report (found: readonly SequenceReset[], fix: boolean, out: Output, err
   out.write(table([header, ...found.map((row) => [
     columnName(row), row.kind, row.sequence, row.lastValue, row.max as string,
     fix ? (row.fixed ? 'fixed' : 'NOT FIXED') : 'behind',
-    `${row.fixSql as string};`
+    row.fixSql !== null ? `${row.fixSql};` : `-- only ids far ahead, up to ${String(row.outlier?.max)}: not followed (${String(row.outlier?.sql)};)`
   ])]))
   if (!fix) {
     out.write(`\n${plural(found.length, 'sequence')} behind; nothing was changed. Run again with --fix to fix them, or run the SQL above.\n`)

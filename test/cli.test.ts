@@ -264,3 +264,21 @@ t.test('isMainModule: true only for the file node was started with, through link
   t.equal(isMainModule(moduleUrl, undefined), false, 'no program file (node -e, the REPL)')
   t.equal(isMainModule(moduleUrl, '/no/such/file'), false)
 })
+
+t.test('a sequence behind only ids planted far ahead: listed with the statement that would follow them, not fixed by --fix', async (t) => {
+  const outlier = `${schema}_outlier`
+  await db.exec(`DROP SCHEMA IF EXISTS ${outlier} CASCADE; CREATE SCHEMA ${outlier};
+    CREATE TABLE ${outlier}.planted (id serial PRIMARY KEY);
+    INSERT INTO ${outlier}.planted DEFAULT VALUES; INSERT INTO ${outlier}.planted DEFAULT VALUES;
+    INSERT INTO ${outlier}.planted (id) VALUES (1000000)`)
+  t.teardown(() => db.exec(`DROP SCHEMA IF EXISTS ${outlier} CASCADE`))
+  const args = ['sequences', '--database-url', url, '--schema', outlier]
+  const dry = await cli(args)
+  t.equal(dry.code, EXIT.behind)
+  const line = dry.out.split('\n').find((l) => l.startsWith(`${outlier}.planted.id `)) as string
+  t.equal(cell(dry.out, line, 'fix'), `-- only ids far ahead, up to 1000000: not followed (SELECT setval('${outlier}.planted_id_seq', 1000000);)`)
+  const fix = await cli([...args, '--fix'])
+  t.equal(fix.code, EXIT.behind, 'not fixed: exit 1')
+  t.match(fix.err, /could not fix .*planted\.id: its maximum 1000000 lies far beyond the other ids/)
+  t.equal(await insertDefault(`${outlier}.planted`), 3, 'the sequence goes on from where it was')
+})

@@ -125,9 +125,13 @@ for (const name of new Set(linked)) {
 }
 await writeFile(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }))
 
-/** A route that fails with what node-postgres throws for a unique violation, as JavaScript source. */
-const UNIQUE_VIOLATION_JS = `Object.assign(new Error('duplicate key value violates unique constraint "teams_org_id_team_name_key"'), {
-  code: '23505', severity: 'ERROR', detail: 'Key (org_id, team_name)=(1, Core) already exists.',
+/**
+ * A route that fails with what node-postgres throws for a unique violation, as JavaScript source:
+ * an instance of a class named `DatabaseError` with pg-protocol's layout (`length`, `severity`),
+ * which is what the plugin believes (these consumers do not load pg itself).
+ */
+const UNIQUE_VIOLATION_JS = `Object.assign(new (class DatabaseError extends Error {})('duplicate key value violates unique constraint "teams_org_id_team_name_key"'), {
+  length: 180, name: 'error', code: '23505', severity: 'ERROR', detail: 'Key (org_id, team_name)=(1, Core) already exists.',
   constraint: 'teams_org_id_team_name_key', table: 'teams', schema: 'public'
 })`
 

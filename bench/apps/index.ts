@@ -4,6 +4,7 @@ import type pg from 'pg'
 import { conflictApp } from './conflict.js'
 import { poolQueryApp } from './pool.js'
 import { racesApp } from './races.js'
+import { reuseApp } from './reuse.js'
 import { successApp } from './success.js'
 
 export interface AppContext {
@@ -21,5 +22,7 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   races: racesApp,
   'pool-plugin': async (context) => await poolQueryApp(context, 'plugin'),
   'pool-off': async (context) => await poolQueryApp(context, 'off'),
-  'pool-handwritten': async (context) => await poolQueryApp(context, 'handwritten')
+  'pool-handwritten': async (context) => await poolQueryApp(context, 'handwritten'),
+  'reuse-plugin': async (context) => await reuseApp(context, 'plugin'),
+  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten')
 }

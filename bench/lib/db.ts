@@ -49,6 +49,9 @@ const HTTP_SQL = `
   CREATE TABLE items (id bigserial PRIMARY KEY, email text NOT NULL CONSTRAINT items_email_key UNIQUE);
   INSERT INTO items (email) VALUES ('taken@example.com');
   CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT accounts_email_key UNIQUE);
+  CREATE TABLE ranges (id serial PRIMARY KEY, low int CONSTRAINT ranges_low_check CHECK (low >= 0));
+  CREATE TABLE parents (id int PRIMARY KEY);
+  CREATE TABLE children (id serial PRIMARY KEY, parent_id int CONSTRAINT children_parent_id_fkey REFERENCES parents (id));
 `
 
 /** The statement every conflicting request runs. */

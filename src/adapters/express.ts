@@ -5,6 +5,8 @@ import type { Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type LevelOptions, type Log, type Maybe, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
 import { unknownConstraintsError, type UnknownConstraints } from '../engine/unmatched.js'
+import { pathOf } from '../util/path.js'
+import type { Deadline } from '../util/deadline.js'
 import { checkKeys, checkLevel, checkPluginOptions, fail, isObject, LEVEL_KEYS, type CatalogOptions } from '../engine/options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
 import type { ResponseFormat } from '../core/respond.js'
@@ -196,6 +198,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
+      repairSequences,
       log: base,
       unknownConstraints: refuse ? unknownConstraints : 'warn'
     }).then(() => { connected = true })
@@ -221,8 +224,12 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       engine.level(route.options, 'conflictConfig: ', log) // warns of names too long; checked against the catalog if its first read is still to come
     }
     if (!engine.mayAnswer(kind, route?.level)) return decline(err)
-    if (!connected) return connect().then(() => resolve(pgError as PgErrorFields, kind, route, err, req, res, log))
-    return resolve(pgError as PgErrorFields, kind, route, err, req, res, log)
+    // One deadline for all the middleware's queries for this request, the first catalog read included
+    // (made once that read has begun: it sets the engine's timeout).
+    const first = connected ? undefined : connect()
+    const deadline = engine.deadline()
+    if (first !== undefined) return deadline.within(first).then(() => resolve(pgError as PgErrorFields, kind, route, err, req, res, log, deadline))
+    return resolve(pgError as PgErrorFields, kind, route, err, req, res, log, deadline)
   }
 
   function decline (err: unknown): unknown {
@@ -230,22 +237,22 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
     return err
   }
 
-  function resolve (pgError: PgErrorFields, kind: IntegrityKind, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): Maybe<unknown> {
-    const understood = engine.resolve(pgError, kind, route?.level, log)
+  function resolve (pgError: PgErrorFields, kind: IntegrityKind, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
+    const understood = engine.resolve(pgError, kind, route?.level, log, deadline)
     return isPromise(understood)
-      ? understood.then((found) => answer(found, route, err, req, res, log))
-      : answer(understood, route, err, req, res, log)
+      ? understood.then((found) => answer(found, route, err, req, res, log, deadline))
+      : answer(understood, route, err, req, res, log, deadline)
   }
 
-  function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): Maybe<unknown> {
+  function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
-    if (understood.fault !== undefined) return serverFault(understood.fault, err, log)
+    if (understood.fault !== undefined) return serverFault(understood.fault, err, log, deadline)
     return send(understood, route, err, req, res, log)
   }
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {
     if (res.headersSent) return err // answered by someone else while the catalog was read
-    const answered = engine.answer(understood, route?.format ?? format, req, req.originalUrl, log, routeParametersOf(req))
+    const answered = engine.answer(understood, route?.format ?? format, req, pathOf(req.originalUrl), log, routeParametersOf(req))
     engine.logAnswer(understood, log)
     const before = res.statusCode
     res.status(answered.status).set(answered.headers)
@@ -263,9 +270,9 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   }
 
   /** The id sequence is behind its table: the fix in the log, and a 500 error for the next error handler. */
-  async function serverFault (check: SequenceCheck, err: unknown, log: Log): Promise<unknown> {
+  async function serverFault (check: SequenceCheck, err: unknown, log: Log, deadline: Deadline): Promise<unknown> {
     engine.logSequenceFault(check, log, 'passed on as a 500 error (PG_SEQUENCE_BEHIND)')
-    if (repairSequences) await engine.repairSequence(check, log)
+    if (repairSequences) await engine.repairSequence(check, log, deadline)
     return new SequenceBehindError(`the id sequence ${check.sequence} is behind its table`, { cause: err })
   }
 

@@ -5,6 +5,8 @@ import { ConflictCounters, type ConflictCount } from '../races/counters.js'
 import { describeConflict, type Conflict } from '../core/describe.js'
 import { ConflictEngine, isPromise, type Understood } from '../engine/engine.js'
 import { InvalidOptionError, SequenceBehindError } from '../util/errors.js'
+import { pathOf } from '../util/path.js'
+import type { Deadline } from '../util/deadline.js'
 import { askHooks, retryingHandler, type OnConflict } from '../races/route-retry.js'
 import { answeredStatuses, withResponseSchemas } from './openapi.js'
 import { unknownConstraintsError } from '../engine/unmatched.js'
@@ -88,15 +90,23 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   /** Requests whose sequence fault was repaired (or tried) already: once per request. */
   const repairedFor = new WeakSet<FastifyRequest>()
 
+  /** Each request's one deadline for all the plugin's own queries, made at its first. */
+  const deadlines = new WeakMap<FastifyRequest, Deadline>()
+  function deadlineOf (request: FastifyRequest): Deadline {
+    let deadline = deadlines.get(request)
+    if (deadline === undefined) deadlines.set(request, deadline = engine.deadline())
+    return deadline
+  }
+
   /** Repairs a sequence found colliding, once per request; true when it no longer collides. */
   async function repair (check: SequenceCheck, request: FastifyRequest): Promise<boolean> {
     repairedFor.add(request)
-    return await engine.repairSequence(check, request.log)
+    return await engine.repairSequence(check, request.log, deadlineOf(request))
   }
 
   /** A unique violation described for the retry loop and the hooks, with the route's settings. */
-  async function describeUnique (pgError: PgErrorFields, route: Level | undefined, log: FastifyBaseLogger): Promise<Conflict> {
-    const understood = await engine.understand(pgError, 'unique', route, log)
+  async function describeUnique (pgError: PgErrorFields, route: Level | undefined, request: FastifyRequest): Promise<Conflict> {
+    const understood = await engine.understand(pgError, 'unique', route, request.log, deadlineOf(request))
     // (Unique violations not answered on this route: described from the error alone.)
     return understood?.conflict ?? describeConflict(pgError, undefined, { fields: undefined, fieldName: identity })
   }
@@ -117,7 +127,8 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function answer (understood: Understood | undefined, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
       if (understood === undefined) return passOn(thrown, request, reply) // its kind is switched off here
-      if (understood.fault !== undefined) return serverFault(understood.fault, thrown, request, reply)
+      // (An error the route's handler found to be the client's, the same id colliding again after a repair, stays a conflict.)
+      if (understood.fault !== undefined && !offered.has(thrown)) return serverFault(understood.fault, thrown, request, reply)
       if (understood.conflict.kind !== 'unique') return send(understood, request, reply)
       return toHooks(understood, thrown, request, reply)
     }
@@ -131,7 +142,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const { conflict, settings } = understood
-      const answered = engine.answer(understood, format, request, request.url, request.log, routeParameters)
+      const answered = engine.answer(understood, format, request, pathOf(request.url), request.log, routeParameters)
       engine.logAnswer(understood, request.log)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
@@ -156,7 +167,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       const pgError = findPgError(error)
       const kind = pgError === undefined ? undefined : integrityKind(pgError)
       if (kind === undefined || !engine.mayAnswer(kind, level)) return passOn(error, request, reply)
-      const understood = engine.resolve(pgError as PgErrorFields, kind, level, request.log)
+      const understood = engine.resolve(pgError as PgErrorFields, kind, level, request.log, deadlineOf(request))
       return isPromise(understood)
         ? understood.then((found) => answer(found, error, request, reply))
         : answer(understood, error, request, reply)
@@ -206,10 +217,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       fallbackPolicy: DEFAULT_RETRY,
       mayRunAgain: ownsTransaction,
       hooks,
-      describe: async (pgError, request) => await describeUnique(pgError, route?.level, request.log),
+      describe: async (pgError, request) => await describeUnique(pgError, route?.level, request),
       counters,
       offered,
-      sequenceColliding: (conflict) => engine.sequenceColliding(conflict),
+      sequenceColliding: (conflict, request) => engine.sequenceColliding(conflict, deadlineOf(request)),
       repair: repairSequences ? repair : undefined
     })
     routeOptions.handler = Object.assign(wrapped, { [WRAPPED]: handler })
@@ -230,6 +241,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       minRefreshInterval: catalogOptions?.minRefreshInterval ?? 5000,
       timeout: catalogOptions?.timeout ?? 2000,
       sequenceCheckInterval,
+      repairSequences,
       log: this.log,
       unknownConstraints
     })

@@ -167,6 +167,50 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
 }
 
 /**
+ * A version of the catalog, in two steps, in one statement:
+ * - `global`, the database's: the highest OID among all constraints and among all indexes, two
+ *   backward probes of their OID indexes (microseconds). A constraint or index created (or dropped
+ *   and created again under the same name) takes a new OID from the server's counter, which only
+ *   grows (until it wraps around, after four billion objects);
+ * - `version`, the schemas read's own, computed only when `global` differs from `$2` (the one
+ *   last seen; PostgreSQL runs a subquery in a CASE branch only when the branch is taken): how
+ *   many constraints and indexes they have and the sum of their OIDs, which any constraint or
+ *   index created, dropped or made again there changes, whatever order the transactions commit
+ *   in. It scans their constraints and indexes (milliseconds on a large catalog). Null when
+ *   `global` had not changed.
+ * Renames keep the OID: a renamed constraint is looked up by its new name, which the catalog then
+ * does not know; a renamed column shows in DETAIL.
+ */
+export const CATALOG_VERSION_SQL = `
+SELECT g.global,
+       CASE WHEN g.global IS NOT DISTINCT FROM $2::text THEN NULL ELSE
+         (SELECT count(*) || ':' || coalesce(sum(c.oid::int8), 0) FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_namespace n ON n.oid = c.connamespace
+          WHERE n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_' AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[])))
+         || '/' ||
+         (SELECT count(*) || ':' || coalesce(sum(i.indexrelid::int8), 0) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace
+          WHERE n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_' AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[])))
+       END AS version
+FROM (SELECT (SELECT max(oid) FROM pg_catalog.pg_constraint)::text || '/' || (SELECT max(indexrelid) FROM pg_catalog.pg_index)::text AS global) g`
+
+/** What `CATALOG_VERSION_SQL` says: the database's version, and the schemas' (`undefined`: unchanged since the global version given). */
+export interface CatalogVersion {
+  global: string
+  version: string | undefined
+}
+
+/**
+ * The catalog's version for `schemas` (every user schema when absent), or only the database's
+ * when it is still `lastGlobal`; `undefined` when the server gives none.
+ */
+export async function readCatalogVersion (db: Queryable, schemas?: readonly string[], lastGlobal?: string): Promise<CatalogVersion | undefined> {
+  const { rows } = await db.query(CATALOG_VERSION_SQL, [schemas ?? null, lastGlobal ?? null])
+  const row = rows[0] as { global?: unknown, version?: unknown } | undefined
+  if (typeof row?.global !== 'string') return undefined
+  return { global: row.global, version: typeof row.version === 'string' ? row.version : undefined }
+}
+
+/**
  * The unique indexes of one database, by name. Index names are unique within a schema; an
  * error that lost its schema (some wrappers drop it) is looked up by name alone, which answers
  * only when one schema has an index of that name.

@@ -59,6 +59,20 @@ export function indexMatchesDetail (index: UniqueIndex, detail: KeyScan | undefi
 }
 
 /**
+ * Whether DETAIL shows the foreign key the catalog has: `true` when it shows the key expected on
+ * its side (the referencing columns for a missing referenced row, the referenced ones for a row
+ * still referenced), `false` when it shows other columns (the constraint was made again on other
+ * columns since the catalog was read), `undefined` when there is nothing to compare (no DETAIL,
+ * a key that is not plain columns).
+ */
+export function foreignKeyMatchesDetail (error: PgErrorFields, constraint: TableConstraint, detail: KeyScan | undefined): boolean | undefined {
+  const shown = detailColumns(detail)
+  const references = constraint.references
+  if (shown.length === 0 || references === undefined) return undefined
+  return sameColumns(shown, isStillReferenced(error, constraint, detail) ? references.columns : constraint.columns)
+}
+
+/**
  * DETAIL read against a cached index, the steady state's shortcut: where its values start, when
  * DETAIL shows exactly the index's keys at its first `(` (nothing sliced out of it);
  * `undefined` without DETAIL (the index stands); `null` when that does not settle it (another

@@ -6,6 +6,9 @@
  * Libraries wrap them and keep the original on `cause` (or `driverError`, `parent`, `original`),
  * sometimes with a copy of the fields on top. This module finds the original and gives its fields
  * under one set of names.
+ *
+ * Only an error a PostgreSQL driver made counts (see `madeBy`): a route that copies an upstream
+ * service's JSON error body onto an `Error` must not be able to pass it off as the database's.
  */
 
 import { citusKind } from './dialects.js'
@@ -38,17 +41,69 @@ const MAX_VISITS = 32
 
 /**
  * Properties on which libraries keep the error they wrap, in the order they are tried. Prisma
- * keeps its driver adapter's summary at `meta.driverAdapterError.cause`.
+ * keeps its driver adapter's error at `meta.driverAdapterError`. An `AggregateError`'s `errors`
+ * are tried after these.
  */
 const WRAPPED = ['cause', 'driverError', 'parent', 'original', 'meta', 'driverAdapterError'] as const
 
 const SQLSTATE = /^[0-9A-Z]{5}$/
 
+/** How far up a prototype chain to look for the driver's class (MikroORM's is five levels up). */
+const MAX_PROTOTYPES = 8
+
+/**
+ * Which driver made an object, by the classes in its prototype chain; `undefined` for anything
+ * else. A class counts only as a real constructor function that owns the prototype (`C.prototype
+ * === proto`, `proto.constructor === C`): data cannot make a function, so a JSON body copied onto
+ * an `Error`, even with a `"__proto__"` key that `Object.assign` turns into its prototype, is not
+ * one. The driver's own field layout must be there too.
+ *
+ * - `pg`: node-postgres's `DatabaseError` (pg-protocol), with the own `length` and `severity`
+ *   its parser sets; also MikroORM's `DriverException`, which copies every own field of that
+ *   error onto itself and keeps nothing else of it.
+ * - `postgres.js`: its `PostgresError`, with `severity` (or `severity_local`, all CockroachDB sends).
+ * - `prisma`: `DriverAdapterError` of Prisma's driver adapters, whose `cause` is the adapter's
+ *   summary of the driver's error (a plain object, believed only there).
+ */
+export function madeBy (value: object): 'pg' | 'postgres.js' | 'prisma' | undefined {
+  let prototype: unknown = Object.getPrototypeOf(value)
+  for (let depth = 0; depth < MAX_PROTOTYPES && typeof prototype === 'object' && prototype !== null; depth++) {
+    // (hasOwn and plain reads rather than property descriptors: nothing allocated per error.)
+    const constructor: unknown = hasOwn(prototype, 'constructor') ? (prototype as { constructor: unknown }).constructor : undefined
+    if (typeof constructor === 'function' && constructor.prototype === prototype) {
+      switch (constructor.name) {
+        case 'DatabaseError':
+        case 'DriverException':
+          if (hasPgLayout(value as Record<string, unknown>)) return 'pg'
+          break
+        case 'PostgresError':
+          if (ownString(value as Record<string, unknown>, 'severity') || ownString(value as Record<string, unknown>, 'severity_local')) return 'postgres.js'
+          break
+        case 'DriverAdapterError':
+          return 'prisma'
+      }
+    }
+    prototype = Object.getPrototypeOf(prototype)
+  }
+  return undefined
+}
+
+const hasOwn = (value: object, key: string): boolean => Object.prototype.hasOwnProperty.call(value, key)
+
+/** node-postgres's `DatabaseError` layout: the message's `length`, a number, and the `severity` every server error has. */
+function hasPgLayout (value: Record<string, unknown>): boolean {
+  return hasOwn(value, 'length') && typeof value.length === 'number' && ownString(value, 'severity')
+}
+
+function ownString (value: Record<string, unknown>, key: string): boolean {
+  return hasOwn(value, key) && typeof value[key] === 'string'
+}
+
 /**
  * The PostgreSQL error in `thrown`, looking through up to eight levels of wrappers (and never
- * twice at the same object); `undefined` when there is none. Only an object whose `code` is a
- * SQLSTATE and that carries at least one of PostgreSQL's own fields counts, so that another
- * library's five-letter code is not taken for one. Never throws, even on hostile getters.
+ * twice at the same object); `undefined` when there is none. Only an error a PostgreSQL driver
+ * made counts (`madeBy`), and only when its `code` is a SQLSTATE. Never throws, even on hostile
+ * getters and proxies.
  */
 export function findPgError (thrown: unknown): PgErrorFields | undefined {
   return search(thrown, 0, undefined)
@@ -66,13 +121,23 @@ function search (value: unknown, depth: number, seen: Set<object> | undefined): 
     const found = search(property(value as Record<string, unknown>, key), depth + 1, visited)
     if (found !== undefined) return found
   }
+  // An AggregateError's (Promise.any, several statements at once): the first PostgreSQL error in it.
+  const errors = property(value as Record<string, unknown>, 'errors')
+  if (Array.isArray(errors)) {
+    for (let i = 0; i < errors.length && visited.size < MAX_VISITS; i++) {
+      const found = search(property(errors as unknown as Record<string, unknown>, String(i)), depth + 1, visited)
+      if (found !== undefined) return found
+    }
+  }
   return undefined
 }
 
 /** A read that throws (a getter, a Proxy) counts as nothing there. */
 function readSafely (value: Record<string, unknown>): PgErrorFields | undefined {
   try {
-    return read(value)
+    const maker = madeBy(value)
+    if (maker === undefined) return undefined
+    return maker === 'prisma' ? readPrisma(value.cause) : read(value)
   } catch {
     return undefined
   }
@@ -86,30 +151,50 @@ function property (value: Record<string, unknown>, key: string): unknown {
   }
 }
 
+/** A driver's error: node-postgres names first, then postgres.js's. */
 function read (e: Record<string, unknown>): PgErrorFields | undefined {
-  const code = sqlstate(e.code) ?? sqlstate(e.originalCode)
+  const code = sqlstate(e.code)
   if (code === undefined) return undefined
-  // node-postgres names first, then postgres.js's, then Prisma's driver adapter summary
-  // (`{ originalCode, originalMessage, kind, constraint: { index } | { fields }, table }`).
-  const detail = text(e.detail)
-  const prisma = e.originalCode === code && typeof e.kind === 'string'
-  const message = text(e.message) ?? text(e.originalMessage) ?? ''
+  const message = text(e.message) ?? ''
   // YugabyteDB (and a Citus coordinator relaying a worker's error) name a unique violation's index only in the message.
-  const constraint = text(e.constraint) ?? text(e.constraint_name) ?? (prisma ? text((e.constraint as { index?: unknown } | undefined)?.index) : undefined) ??
-    (code === UNIQUE_VIOLATION ? uniqueConstraintFromMessage(message) : undefined)
-  const schema = text(e.schema) ?? text(e.schema_name)
-  const table = text(e.table) ?? text(e.table_name)
-  const column = text(e.column) ?? text(e.column_name)
-  const dataType = text(e.dataType) ?? text(e.data_type_name)
-  const severity = text(e.severity)
-  // A SQLSTATE-looking code alone is not enough: PostgreSQL errors always carry a severity, and
-  // integrity errors their detail or their constraint; Prisma's summary says what kind it is.
-  if (severity === undefined && detail === undefined && constraint === undefined && !prisma) return undefined
-  const fields: PgErrorFields = { code, message, detail, constraint, schema, table, column, dataType, hint: text(e.hint), error: e }
-  if (prisma) {
-    const columns = (e.constraint as { fields?: unknown } | undefined)?.fields
-    if (Array.isArray(columns) && columns.every((c) => typeof c === 'string')) fields.columns = columns as string[]
+  const constraint = text(e.constraint) ?? text(e.constraint_name) ?? (code === UNIQUE_VIOLATION ? uniqueConstraintFromMessage(message) : undefined)
+  return {
+    code,
+    message,
+    detail: text(e.detail),
+    constraint,
+    schema: text(e.schema) ?? text(e.schema_name),
+    table: text(e.table) ?? text(e.table_name),
+    column: text(e.column) ?? text(e.column_name),
+    dataType: text(e.dataType) ?? text(e.data_type_name),
+    hint: text(e.hint),
+    error: e
   }
+}
+
+/**
+ * Prisma's driver adapter summary (`{ originalCode, originalMessage, kind, constraint: { index } |
+ * { fields }, table }`), the `cause` of its `DriverAdapterError`: no DETAIL, no schema.
+ */
+function readPrisma (summary: unknown): PgErrorFields | undefined {
+  if (typeof summary !== 'object' || summary === null) return undefined
+  const e = summary as Record<string, unknown>
+  const code = sqlstate(e.originalCode)
+  if (code === undefined || typeof e.kind !== 'string') return undefined
+  const named = typeof e.constraint === 'object' && e.constraint !== null ? e.constraint as { index?: unknown, fields?: unknown } : {}
+  const message = text(e.originalMessage) ?? ''
+  const fields: PgErrorFields = {
+    code,
+    message,
+    detail: undefined,
+    constraint: text(named.index) ?? (code === UNIQUE_VIOLATION ? uniqueConstraintFromMessage(message) : undefined),
+    schema: undefined,
+    table: text(e.table),
+    column: undefined,
+    error: e
+  }
+  const columns = named.fields
+  if (Array.isArray(columns) && columns.every((c) => typeof c === 'string')) fields.columns = columns as string[]
   return fields
 }
 

@@ -2,7 +2,7 @@ import { CatalogCache } from '../catalog/cache.js'
 import type { IndexCatalog, Queryable } from '../catalog/catalog.js'
 import { scanKeyDetail, type KeyScan } from '../core/detail.js'
 import { citusShard, dialectOf } from '../core/dialects.js'
-import { describeIntegrityError, detailAgainst, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
+import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
 import { KIND_DEFAULTS } from '../core/kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
@@ -11,9 +11,10 @@ import { answers, compileLevel, matcher, resolveSettings, type ConstraintRule, t
 import { SequenceWatch } from '../sequences/watch.js'
 import { warnLoudly } from './loud.js'
 import { unmatchedMessage, type UnknownConstraints } from './unmatched.js'
+import { Deadline } from '../util/deadline.js'
 
 export type { LevelOptions }
-import type { SequenceCheck } from '../sequences/sequences.js'
+import { repairPrivileges, type SequenceCheck } from '../sequences/sequences.js'
 
 /**
  * The data path without a framework: describe an integrity error with the catalog (step two) and
@@ -34,8 +35,11 @@ export interface Log {
 export interface ConnectOptions {
   schemas: readonly string[] | undefined
   minRefreshInterval: number
+  /** One request's budget for all the plugin's own queries (catalog, sequence checks, repairs), ms; also the wait for the first read. */
   timeout: number
   sequenceCheckInterval: number
+  /** Whether sequences found behind are repaired: the grants a repair needs are checked now, and what is missing said once. */
+  repairSequences?: boolean
   log: Log
   /** `error`: constraints that match nothing at the first read are kept in `refused` (for the adapter to refuse start-up), not warned of. Default `warn`. */
   unknownConstraints?: UnknownConstraints
@@ -64,6 +68,8 @@ export class ConflictEngine {
   private refusing = false
   /** The catalog as last read: rules of levels made after the first read are checked against it. */
   private lastCatalog: IndexCatalog | undefined
+  /** One request's budget for the plugin's own queries, ms (`catalog.timeout`). */
+  private timeout = DEFAULT_TIMEOUT
 
   constructor (options: LevelOptions, log: Log) {
     this.plugin = this.level(options, '', log)
@@ -85,10 +91,15 @@ export class ConflictEngine {
     return compileLevel(options)
   }
 
-  /** Starts reading the catalog of `db` (and checking id sequences there); waits for the first read at most `timeout`. */
+  /**
+   * Starts reading the catalog of `db` (and checking id sequences there); waits for the first read
+   * at most `timeout`. With `repairSequences`, also checks which sequences the role may repair, and
+   * warns once of the grants missing.
+   */
   async connect (db: Queryable, options: ConnectOptions): Promise<void> {
     const { log } = options
     this.refusing = options.unknownConstraints === 'error'
+    this.timeout = options.timeout
     this.cache = new CatalogCache(db, {
       schemas: options.schemas,
       minRefreshInterval: options.minRefreshInterval,
@@ -100,12 +111,14 @@ export class ConflictEngine {
       },
       onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
-    this.sequences = new SequenceWatch(db, {
+    const sequences = this.sequences = new SequenceWatch(db, {
       interval: options.sequenceCheckInterval,
-      timeout: options.timeout,
+      lockTimeout: DEFAULT_LOCK_TIMEOUT,
       onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not check an id sequence; the conflict is answered as a conflict') }
     })
+    const grants = options.repairSequences === true ? checkRepairGrants(db, options.schemas, sequences, log) : undefined
     await this.cache.refresh()
+    if (grants !== undefined) await this.deadline().within(grants)
     this.refusing = false // a first read that ends later warns: nobody is starting up to refuse
   }
 
@@ -116,32 +129,43 @@ export class ConflictEngine {
   }
 
   /**
-   * Describes the error and settles its settings, route level first; `undefined` when its kind
-   * is not answered here. Without a promise when the catalog has what it needs.
+   * A deadline for one request's waits: the catalog, the sequence checks and repairs it needs all
+   * share it (`catalog.timeout`, default 2 s).
    */
-  understand (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
+  deadline (): Deadline {
+    return new Deadline(this.timeout)
+  }
+
+  /**
+   * Describes the error and settles its settings, route level first; `undefined` when its kind
+   * is not answered here. Without a promise when the catalog has what it needs and the error
+   * confirms it (DETAIL shows the keys the catalog has): the steady state of unique and foreign
+   * key violations. An error that cannot confirm it (a check constraint; a key without DETAIL)
+   * asks the catalog's version first; one naming what the catalog does not know reads it again
+   * if it changed. All within `deadline`.
+   */
+  understand (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log, deadline: Deadline = this.deadline()): Maybe<Understood | undefined> {
+    const cache = this.cache
     // The steady state: the index is cached and DETAIL shows its keys, so nothing is sliced out of it but the values.
-    if ((kind === 'unique' || kind === 'exclusion') && this.cache !== undefined && error.constraint !== undefined) {
-      const index = this.cache.catalog.find(error.constraint, error.schema)
+    if ((kind === 'unique' || kind === 'exclusion') && cache !== undefined && error.constraint !== undefined) {
+      const index = cache.catalog.find(error.constraint, error.schema)
       const detail = index === undefined ? null : detailAgainst(error, index)
-      if (detail !== null) return this.settle(error, kind, { index }, detail, route, log)
+      if (detail !== null && detail !== undefined) return this.settle(error, kind, { index }, detail, route, log)
     }
     const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
-    const cache = this.cache
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
-    if (error.constraint !== undefined) {
-      const found = find(cache.catalog, error, kind, detail)
-      if (found !== undefined) return this.settle(error, kind, found, detail, route, log)
-    }
-    // Not in the catalog as sent: a Citus shard's names are looked up as its distributed table's.
+    // As sent, then (a Citus shard's names) as its distributed table's.
     const named = asDistributed(error)
-    if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
-    if (named !== error) {
-      const found = find(cache.catalog, named, kind, detail)
-      if (found !== undefined) return this.settle(named, kind, found, detail, route, log)
+    for (const candidate of named === error ? [error] : [error, named]) {
+      if (candidate.constraint === undefined) continue
+      const looked = find(cache.catalog, candidate, kind, detail)
+      if (looked === undefined) continue
+      if (looked.confirmed) return this.settle(candidate, kind, looked.found, detail, route, log)
+      return cache.current(deadline)
+        .then(() => this.settle(candidate, kind, find(cache.catalog, candidate, kind, detail)?.found ?? {}, detail, route, log))
     }
-    const key = `${kind}\u0000${named.schema ?? ''}\u0000${named.table ?? ''}\u0000${named.constraint}`
-    return cache.findAfterRefresh(key, (catalog) => find(catalog, named, kind, detail))
+    if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
+    return cache.findAfterRefresh((catalog) => find(catalog, named, kind, detail)?.found, deadline)
       .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
   }
 
@@ -156,28 +180,34 @@ export class ConflictEngine {
       fields: settings.fields,
       fieldName: fieldName === undefined ? identity : guardFieldName(fieldName, log)
     }, detail)
+    // With a catalog, the columns are the ones it has: a DETAIL it did not confirm (a constraint
+    // outside the schemas read, a name a function made up) names no column of the answer.
+    if (this.cache?.loaded === true && found.index === undefined && found.constraint === undefined && lookedUp(coarse)) {
+      conflict.columns = []
+      conflict.fields = settings.fields === undefined ? [] : [...settings.fields]
+    }
     if (typeof settings.message === 'function') settings.message = guardMessage(settings.message, log)
     return { conflict, settings }
   }
 
   /** For a unique violation: the sequence check when an id sequence behind its table caused it (the server's fault). */
-  sequenceColliding (conflict: Conflict): Maybe<SequenceCheck | undefined> {
+  sequenceColliding (conflict: Conflict, deadline: Deadline = this.deadline()): Maybe<SequenceCheck | undefined> {
     if (conflict.kind !== 'unique' || this.sequences === undefined) return undefined
-    return this.sequences.colliding(conflict)
+    return this.sequences.colliding(conflict, deadline)
   }
 
   /**
    * `understand`, then for a unique violation the sequence check: `fault` is set when an id
    * sequence behind its table caused it. What both adapters answer from.
    */
-  resolve (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log): Maybe<Understood | undefined> {
-    const understood = this.understand(error, kind, route, log)
-    return isPromise(understood) ? understood.then((found) => this.withFault(found)) : this.withFault(understood)
+  resolve (error: PgErrorFields, kind: IntegrityKind, route: Level | undefined, log: Log, deadline: Deadline = this.deadline()): Maybe<Understood | undefined> {
+    const understood = this.understand(error, kind, route, log, deadline)
+    return isPromise(understood) ? understood.then((found) => this.withFault(found, deadline)) : this.withFault(understood, deadline)
   }
 
-  private withFault (understood: Understood | undefined): Maybe<Understood | undefined> {
+  private withFault (understood: Understood | undefined, deadline: Deadline): Maybe<Understood | undefined> {
     if (understood === undefined) return undefined
-    const fault = this.sequenceColliding(understood.conflict)
+    const fault = this.sequenceColliding(understood.conflict, deadline)
     if (isPromise(fault)) {
       return fault.then((check) => {
         understood.fault = check
@@ -201,22 +231,37 @@ export class ConflictEngine {
     if (log.isLevelEnabled?.('info') !== false) log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
   }
 
-  /** Logs a sequence behind its table, with its fix; `outcome` says what became of the request. */
+  /** Logs a sequence fault, with its fix; `outcome` says what became of the request. */
   logSequenceFault (check: SequenceCheck, log: Log, outcome: string): void {
-    log.error({ sequence: sequenceLog(check) },
-      `fastify-pg-conflict: the sequence ${check.sequence} is behind ${check.table}.${check.column} (at ${check.lastValue}, the table's maximum is ${String(check.max)}): ` +
-      `every insert taking the default id collides. Not the client's fault: ${outcome}. Fix: ${String(check.fixSql)}`)
+    const where = `${check.table}.${check.column}`
+    const what = check.behind
+      ? `the sequence ${check.sequence} is behind ${where} (at ${check.lastValue}, the table's maximum is ${String(check.max)}): inserts taking the default id collide.`
+      : `the sequence ${check.sequence} handed out ${check.lastValue}, which ${where} already held (it was behind by one); it is not behind any more.`
+    const fix = check.fixSql === null ? '' : ` Fix: ${check.fixSql}`
+    const outlier = check.outlier === null
+      ? ''
+      : ` The maximum ${check.outlier.max} lies far beyond the other ids (one chosen by a client?): no repair follows it; if those ids are real, run by hand: ${check.outlier.sql}`
+    log.error({ sequence: sequenceLog(check) }, `fastify-pg-conflict: ${what} Not the client's fault: ${outcome}.${fix}${outlier}`)
   }
 
   /**
-   * Repairs a sequence found colliding (or waits for the repair under way), logging what happened;
-   * true when it no longer collides.
+   * Repairs a sequence found colliding (or waits for the repair under way), within the request's
+   * deadline, logging what happened; true when the repair ended (the sequence no longer collides,
+   * or was left alone for a person). False when it was not tried (the role lacks the grants,
+   * said at start-up), failed, or had not ended by the deadline: the request is then answered
+   * as without a repair.
    */
-  async repairSequence (check: SequenceCheck, log: Log): Promise<boolean> {
+  async repairSequence (check: SequenceCheck, log: Log, deadline: Deadline = this.deadline()): Promise<boolean> {
     try {
-      const { moved } = await (this.sequences as SequenceWatch).repair(check)
-      if (moved) log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}`)
-      return true
+      const { repair, done, late } = await (this.sequences as SequenceWatch).repair(check, deadline)
+      if (late) log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: the repair of the sequence ${check.sequence} had not ended by the request's deadline (catalog.timeout); it goes on, and the request is answered as without it`)
+      if (repair?.moved === true) log.warn({ sequence: sequenceLog(check) }, `fastify-pg-conflict: repaired the sequence ${check.sequence}, which was behind ${check.table}.${check.column}: moved to ${repair.after}`)
+      if (repair?.outlier != null) {
+        log.error({ sequence: sequenceLog(check) },
+          `fastify-pg-conflict: the sequence ${check.sequence} was left at ${repair.after}: the maximum of ${check.table}.${check.column}, ${repair.outlier.max}, lies far beyond the other ids ` +
+          `(one chosen by a client?), and no repair follows it. If those ids are real, run by hand: ${repair.outlier.sql}`)
+      }
+      return done
     } catch (err) {
       log.error({ err, sequence: sequenceLog(check) }, `fastify-pg-conflict: could not repair the sequence ${check.sequence}`)
       return false
@@ -262,17 +307,25 @@ function lookedUp (kind: IntegrityKind): boolean {
   return kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' || kind === 'check'
 }
 
-/** What the catalog knows of the error's constraint, if it is current; `undefined` when nothing. */
-function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind, detail: KeyScan | undefined): Found | undefined {
+/**
+ * What the catalog knows of the error's constraint, and whether the error confirms it is current:
+ * DETAIL shows the keys the catalog has (a unique or foreign key violation), or there is nothing to
+ * look up (a domain's check). `undefined` when the catalog does not know the name, or DETAIL shows
+ * other keys (the constraint was made again since): a read may tell more.
+ */
+function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind, detail: KeyScan | undefined): { found: Found, confirmed: boolean } | undefined {
   const name = error.constraint as string
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)
-    return index !== undefined && indexMatchesDetail(index, detail) ? { index } : undefined
+    if (index === undefined || !indexMatchesDetail(index, detail)) return undefined
+    return { found: { index }, confirmed: detail !== undefined }
   }
   // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
-  if (kind === 'check' && error.table === undefined) return {}
+  if (kind === 'check' && error.table === undefined) return { found: {}, confirmed: true }
   const constraint = catalog.findConstraint(name, error.table, error.schema)
-  return constraint === undefined ? undefined : { constraint }
+  if (constraint === undefined) return undefined
+  const matches = kind === 'foreignKey' ? foreignKeyMatchesDetail(error, constraint, detail) : undefined
+  return matches === false ? undefined : { found: { constraint }, confirmed: matches === true }
 }
 
 /**
@@ -308,7 +361,36 @@ function guardMessage (message: (conflict: Conflict) => string, log: Log): (conf
 
 /** What the log says of a sequence found behind. */
 function sequenceLog (check: SequenceCheck): object {
-  return { name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column, lastValue: check.lastValue, max: check.max, fix: check.fixSql }
+  return {
+    name: check.sequence, kind: check.kind, table: `${check.schema}.${check.table}`, column: check.column,
+    value: check.value, lastValue: check.lastValue, max: check.max, target: check.target, outlier: check.outlier?.max, fix: check.fixSql
+  }
+}
+
+/** The default of `catalog.timeout`: one request's budget for the plugin's own queries, ms. */
+const DEFAULT_TIMEOUT = 2000
+/** The longest an automatic repair waits for its table's lock (inserts queue behind it meanwhile), ms; less when the request's deadline is nearer. */
+const DEFAULT_LOCK_TIMEOUT = 2000
+/** How many columns the start-up warning about repair grants names. */
+const MAX_LISTED = 10
+
+/**
+ * Which sequences the role may repair: those it may not are not tried (a repair would fail on
+ * its lock or its setval), and the grants missing are said once, at start-up.
+ */
+async function checkRepairGrants (db: Queryable, schemas: readonly string[] | undefined, sequences: SequenceWatch, log: Log): Promise<void> {
+  try {
+    const missing = await repairPrivileges(db, schemas)
+    for (const column of missing) sequences.unrepairable.add(`${column.schema}\u0000${column.table}\u0000${column.column}`)
+    if (missing.length === 0) return
+    const listed = missing.slice(0, MAX_LISTED).map((column) => `${column.schema}.${column.table}.${column.column}: ${column.grants.join('; ')}`)
+    log.warn({ missing: missing.length },
+      `fastify-pg-conflict: repairSequences is on, but the database role cannot repair the id sequences of ${missing.length} column(s); ` +
+      'their faults are found and logged, not repaired. A repair takes LOCK TABLE … IN SHARE ROW EXCLUSIVE MODE (UPDATE, DELETE or TRUNCATE on the table) and setval (UPDATE on the sequence). ' +
+      `Grants (the first ${MAX_LISTED} columns): ${listed.join(' | ')}`)
+  } catch (err) {
+    log.warn({ err }, 'fastify-pg-conflict: could not check which id sequences the role may repair; repairs will be tried')
+  }
 }
 
 /** Whether a value is a promise (the engine's answers are one only when they had to wait). */

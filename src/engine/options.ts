@@ -54,9 +54,16 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
 export interface CatalogOptions {
   /** Schemas to read. Default: every schema but the system ones. */
   schemas?: string[]
-  /** Least time between two reads caused by unknown index names, ms. Default 5000. */
+  /**
+   * Least time between two reads caused by unknown names, ms, for the whole process, when the
+   * server gives no catalog version (with one, the catalog is read again only when it changed). Default 5000.
+   */
   minRefreshInterval?: number
-  /** Longest a request waits for a catalog read, ms. Default 2000. */
+  /**
+   * One request's deadline for all the plugin's own queries (catalog, sequence checks and repairs),
+   * ms; past it the request is answered from what the error alone says. Also the longest start-up
+   * waits for the first read. Default 2000.
+   */
   timeout?: number
 }
 

@@ -50,7 +50,7 @@ export interface HandlerRetry {
   /** Marks an error as already shown to the hooks, so that the error path does not ask them again. */
   offered: WeakSet<object>
   /** The sequence check when the conflict is an id sequence colliding with its table (the server's fault, not the client's). */
-  sequenceColliding: (conflict: Conflict) => SequenceCheck | undefined | Promise<SequenceCheck | undefined>
+  sequenceColliding: (conflict: Conflict, request: FastifyRequest) => SequenceCheck | undefined | Promise<SequenceCheck | undefined>
   /** Repairs such a sequence for this request (true when it no longer collides), when the application allows it. */
   repair: ((check: SequenceCheck, request: FastifyRequest) => Promise<boolean>) | undefined
 }
@@ -133,6 +133,8 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
     const before = snapshot(reply)
     const startedAt = performance.now()
     let repaired = false
+    /** The sequence fault met (constraint and id): the sequence never hands out a value twice, so the same id colliding again after the repair is the client's. */
+    let fault: string | undefined
 
     /** What to do after attempt `attempt` failed with `error`. Throws what is no conflict, or comes too late. */
     const decide = async (error: unknown, attempt: number): Promise<Step> => {
@@ -144,8 +146,10 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
       const conflict = await retry.describe(pgError, request)
       // An id sequence colliding with its table is the server's fault: repaired and run once more
       // if allowed; otherwise on to the error path (500). The hooks are for clients' conflicts.
-      const sequence = await retry.sequenceColliding(conflict)
-      if (sequence !== undefined) {
+      const sequence = await retry.sequenceColliding(conflict, request)
+      const met = sequence?.value === undefined ? undefined : `${String(conflict.constraint)}\u0000${sequence.value}`
+      if (sequence !== undefined && !(repaired && met !== undefined && met === fault)) {
+        fault = met
         const again = retry.repair !== undefined && !repaired && retry.mayRunAgain
         repaired = true
         return again && await (retry.repair as NonNullable<HandlerRetry['repair']>)(sequence, request)

@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import postgres from 'postgres'
 import fastifyPgConflict, { conflictResponseSchema, isConflictError, type ConflictError, type ConflictBody, type Queryable } from '../../src/index.js'
+import { CATALOG_VERSION_SQL } from '../../src/catalog/catalog.js'
 import { checkPluginOptions } from '../../src/engine/options.js'
 import { buildApp, INFO } from '../helpers/app.js'
 import { databaseUrl, testDatabase } from '../helpers/db.js'
@@ -260,12 +261,14 @@ t.test('with @fastify/postgres registered, its pool is used for the catalog with
     'the partition is reported as its parent, which only the catalog knows')
 })
 
-/** A pool that counts the catalog reads going through it. */
-function countingPool (pool: pg.Pool): Queryable & { reads: number } {
+/** A pool that counts the catalog reads going through it (its unique indexes query), and the catalog version queries. */
+function countingPool (pool: pg.Pool): Queryable & { reads: number, versions: number } {
   const counting = {
     reads: 0,
+    versions: 0,
     query: async (text: string, values?: unknown[]) => {
-      if (text.includes('pg_index')) counting.reads++
+      if (text === CATALOG_VERSION_SQL) counting.versions++
+      else if (text.includes('pg_index')) counting.reads++
       return await pool.query(text, values)
     }
   }
@@ -290,15 +293,17 @@ t.test('the catalog is read once at start-up, and again only for an index it doe
   const first = await app.inject({ method: 'POST', url: '/run', payload: { sql: "INSERT INTO visits VALUES (1, '2026-01-01')" } })
   t.match(first.json(), { constraint: 'visits_site_day_key', table: 'visits', fields: ['site', 'day'] }, 'the new index is known after one read')
   t.equal(pool.reads, 2)
-  // A name no read can find (here made up by RAISE): one read, then none for minRefreshInterval.
+  // A name no read can find (here made up by RAISE): the catalog's version says it has not changed, so no read.
   const ghost = "DO $$ BEGIN RAISE unique_violation USING MESSAGE = 'taken', CONSTRAINT = 'ghost_key'; END $$"
+  const versionsBefore = pool.versions
   for (let i = 0; i < 3; i++) {
     const response = await app.inject({ method: 'POST', url: '/run', payload: { sql: ghost } })
     t.match(response.json(), { statusCode: 409, fields: [], constraint: 'ghost_key' })
   }
-  t.equal(pool.reads, 3, 'a name still unknown after a read causes no further read')
+  t.equal(pool.reads, 2, 'a name the catalog does not have, the catalog unchanged: no read')
+  t.equal(pool.versions - versionsBefore, 3, 'one version query each (two index probes)')
   await app.pgConflict.refresh()
-  t.equal(pool.reads, 4, 'pgConflict.refresh() reads it on demand')
+  t.equal(pool.reads, 3, 'pgConflict.refresh() reads it on demand')
 })
 
 t.test('a catalog that cannot be read: start-up goes on with a warning; conflicts are described from DETAIL', async (t) => {

@@ -18,6 +18,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
+// The class @prisma/adapter-pg throws (a dependency of it): the plugin believes Prisma's summary only on one.
+import { DriverAdapterError } from '@prisma/driver-adapter-utils'
 import { databaseUrl } from '../helpers/db.js'
 import { checkClient, clientDatabase } from './helpers.js'
 import { findPgError, snakeToCamel, type PgErrorFields } from '../../src/index.js'
@@ -112,7 +114,7 @@ await checkClient(t, db, {
 t.test("Prisma's summary of a unique violation without a constraint name names the fields: they are the columns", async (t) => {
   const summary = { originalCode: '23505', originalMessage: 'duplicate key value violates unique constraint', kind: 'UniqueConstraintViolation', constraint: { fields: ['org_id', 'name'] }, table: 'teams' }
   const thrown = Object.assign(new Error('Unique constraint failed on the fields: (`org_id`,`name`)'), {
-    code: 'P2002', meta: { driverAdapterError: Object.assign(new Error('UniqueConstraintViolation'), { name: 'DriverAdapterError', cause: summary }), modelName: 'Team' }
+    code: 'P2002', meta: { driverAdapterError: new DriverAdapterError(summary as never), modelName: 'Team' }
   })
   const found = findPgError(thrown)
   t.match(found, { code: '23505', constraint: undefined, table: 'teams', columns: ['org_id', 'name'] }, 'recognised, with the columns')
@@ -121,8 +123,11 @@ t.test("Prisma's summary of a unique violation without a constraint name names t
 
 t.test("Prisma's summary of a foreign key violation: the constraint by name, no table", async (t) => {
   const summary = { originalCode: '23503', originalMessage: 'insert or update on table "members" violates foreign key constraint "members_team_id_fkey"', kind: 'ForeignKeyConstraintViolation', constraint: { index: 'members_team_id_fkey' } }
-  const found = findPgError({ code: 'P2003', meta: { driverAdapterError: { name: 'DriverAdapterError', cause: summary } } })
+  const found = findPgError({ code: 'P2003', meta: { driverAdapterError: new DriverAdapterError(summary as never) } })
   t.match(found, { code: '23503', constraint: 'members_team_id_fkey', table: undefined }, 'recognised')
   t.equal(integrityKind(found as PgErrorFields), 'foreignKey')
-  t.equal(findPgError({ code: 'P2002', meta: { driverAdapterError: { cause: { originalCode: '23505', kind: 42 } } } }), undefined, 'an object with a code and nothing of PostgreSQL is not taken for its error')
+  t.equal(findPgError({ code: 'P2002', meta: { driverAdapterError: new DriverAdapterError({ originalCode: '23505', kind: 42 } as never) } }), undefined, 'a summary without its kind is not taken for an error')
+  t.equal(findPgError({ code: 'P2002', meta: { driverAdapterError: Object.assign(new DriverAdapterError({ kind: 'GenericJs' } as never), { cause: undefined }) } }), undefined, 'nor a DriverAdapterError without one')
+  t.equal(findPgError({ code: 'P2003', meta: { driverAdapterError: { name: 'DriverAdapterError', cause: summary } } }), undefined,
+    'the summary on a plain object named DriverAdapterError is not believed: anyone can make one')
 })

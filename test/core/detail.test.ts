@@ -12,6 +12,10 @@ import { parseKeyDetail, splitValues, type KeyDetail } from '../../src/core/deta
 import { expressionColumns, identifierName, skipQuoted } from '../../src/core/sql-text.js'
 import { findPgError, findUniqueViolation, UNIQUE_VIOLATION, type PgErrorFields } from '../../src/core/recognise.js'
 import { testDatabase } from '../helpers/db.js'
+import { pgDatabaseError, postgresJsError, type DriverError } from '../helpers/driver-errors.js'
+import { UniqueConstraintViolationException } from '@mikro-orm/core'
+import sequelize from 'sequelize'
+import { DriverAdapterError } from '@prisma/driver-adapter-utils'
 
 // ---------------------------------------------------------------------------------------------
 // Error shapes, as the clients build them. The live subtest below proves these field names and
@@ -20,29 +24,16 @@ import { testDatabase } from '../helpers/db.js'
 
 const EMAIL_DETAIL = 'Key (email)=(ada@example.com) already exists.'
 
-type ErrorShape = Error & Record<string, unknown>
+type ErrorShape = DriverError
 
-function errorWith (message: string): ErrorShape {
-  return new Error(message) as ErrorShape
-}
-
-/** A node-postgres 8 `DatabaseError` for a unique violation: an Error with these own fields. */
+/** A node-postgres 8 `DatabaseError` for a unique violation: pg-protocol's class, with these own fields. */
 function nodePgUniqueViolation (): ErrorShape {
-  return Object.assign(errorWith('duplicate key value violates unique constraint "users_email_key"'), {
-    length: 184,
-    name: 'error',
+  return pgDatabaseError('duplicate key value violates unique constraint "users_email_key"', {
     severity: 'ERROR',
     code: '23505',
     detail: EMAIL_DETAIL,
-    hint: undefined,
-    position: undefined,
-    internalPosition: undefined,
-    internalQuery: undefined,
-    where: undefined,
     schema: 'public',
     table: 'users',
-    column: undefined,
-    dataType: undefined,
     constraint: 'users_email_key',
     file: 'nbtinsert.c',
     line: '664',
@@ -52,23 +43,23 @@ function nodePgUniqueViolation (): ErrorShape {
 
 /** A node-postgres `DatabaseError` for a not-null violation: `column` set, no `constraint`. */
 function nodePgNotNullViolation (): ErrorShape {
-  return Object.assign(nodePgUniqueViolation(), {
-    message: 'null value in column "id" of relation "users" violates not-null constraint',
+  return pgDatabaseError('null value in column "id" of relation "users" violates not-null constraint', {
+    severity: 'ERROR',
     code: '23502',
     detail: 'Failing row contains (null, null).',
+    schema: 'public',
+    table: 'users',
     column: 'id',
-    constraint: undefined,
     file: 'execMain.c',
+    line: '664',
     routine: 'ExecConstraints'
   })
 }
 
 /** A postgres.js 3 `PostgresError` for a unique violation: `*_name` fields, none set to undefined. */
 function postgresJsUniqueViolation (): ErrorShape {
-  return Object.assign(errorWith('duplicate key value violates unique constraint "users_email_key"'), {
-    name: 'PostgresError',
-    severity_local: 'ERROR',
-    severity: 'ERROR',
+  return postgresJsError({
+    message: 'duplicate key value violates unique constraint "users_email_key"',
     code: '23505',
     detail: EMAIL_DETAIL,
     schema_name: 'public',
@@ -82,10 +73,8 @@ function postgresJsUniqueViolation (): ErrorShape {
 
 /** A postgres.js `PostgresError` for a not-null violation: `column_name` set, no `constraint_name`. */
 function postgresJsNotNullViolation (): ErrorShape {
-  return Object.assign(errorWith('null value in column "id" of relation "users" violates not-null constraint'), {
-    name: 'PostgresError',
-    severity_local: 'ERROR',
-    severity: 'ERROR',
+  return postgresJsError({
+    message: 'null value in column "id" of relation "users" violates not-null constraint',
     code: '23502',
     detail: 'Failing row contains (null, null).',
     schema_name: 'public',
@@ -619,20 +608,22 @@ interface Source {
   /** A fresh unique violation. */
   make: () => Error
   expected: Omit<PgErrorFields, 'error'>
+  /** node-postgres's or postgres.js's. */
+  driver: 'pg' | 'postgres.js'
 }
 
 const sources: Source[] = [
-  { name: 'node-postgres (shape)', make: nodePgUniqueViolation, expected: UNIQUE_FIELDS },
-  { name: 'postgres.js (shape)', make: postgresJsUniqueViolation, expected: UNIQUE_FIELDS },
+  { name: 'node-postgres (shape)', make: nodePgUniqueViolation, expected: UNIQUE_FIELDS, driver: 'pg' },
+  { name: 'postgres.js (shape)', make: postgresJsUniqueViolation, expected: UNIQUE_FIELDS, driver: 'postgres.js' },
   ...(live === undefined
     ? []
     : [
-        { name: 'node-postgres (real)', make: () => live.nodePgUnique, expected: { ...UNIQUE_FIELDS, schema: live.schema } },
-        { name: 'postgres.js (real)', make: () => live.postgresJsUnique, expected: { ...UNIQUE_FIELDS, schema: live.schema } }
+        { name: 'node-postgres (real)', make: () => live.nodePgUnique, expected: { ...UNIQUE_FIELDS, schema: live.schema }, driver: 'pg' as const },
+        { name: 'postgres.js (real)', make: () => live.postgresJsUnique, expected: { ...UNIQUE_FIELDS, schema: live.schema }, driver: 'postgres.js' as const }
       ])
 ]
 
-/** Own enumerable fields, as `{ ...error }` copies them (TypeORM, MikroORM). */
+/** Own enumerable fields, as `{ ...error }` copies them (TypeORM). */
 function copyFields (error: Error): Record<string, unknown> {
   return { ...(error as unknown as Record<string, unknown>) }
 }
@@ -640,9 +631,11 @@ function copyFields (error: Error): Record<string, unknown> {
 interface Wrapper {
   name: string
   wrap: (inner: Error) => object
-  /** Whether the fields are read from the wrapper itself (copied on top) rather than from the inner error. */
+  /** Whether the fields are read from the wrapper itself (a driver-made copy: MikroORM's) rather than from the inner error. */
   readsWrapper?: boolean
   message?: string
+  /** The drivers the wrapper is used with (default: both). */
+  drivers?: ReadonlyArray<Source['driver']>
 }
 
 const wrappers: Wrapper[] = [
@@ -653,10 +646,10 @@ const wrappers: Wrapper[] = [
       { name: 'DrizzleQueryError', query: 'insert into "users" ("email") values ($1)', params: ['ada@example.com'] })
   },
   {
+    // The copy on top is an Error's, which anyone can make: the original on driverError is read.
     name: 'fields copied on top, original on driverError (TypeORM QueryFailedError)',
     wrap: (inner) => Object.assign(new Error('duplicate key value violates unique constraint "users_email_key"'),
-      { ...copyFields(inner), name: 'QueryFailedError', query: 'INSERT INTO "users" ...', parameters: [], driverError: inner }),
-    readsWrapper: true
+      { ...copyFields(inner), name: 'QueryFailedError', query: 'INSERT INTO "users" ...', parameters: [], driverError: inner })
   },
   {
     name: 'on parent and original (Sequelize UniqueConstraintError)',
@@ -672,11 +665,11 @@ const wrappers: Wrapper[] = [
       { name: 'UniqueIntegrityConstraintViolationError', constraint: 'users_email_key' })
   },
   {
+    // MikroORM's own class, which copies every own field of the driver's error and keeps nothing else of it.
     name: 'fields copied on top (MikroORM UniqueConstraintViolationException)',
-    wrap: (inner) => Object.assign(new Error('insert ... - duplicate key value violates unique constraint "users_email_key"'),
-      { ...copyFields(inner), name: 'UniqueConstraintViolationException' }),
+    wrap: (inner) => new UniqueConstraintViolationException(inner),
     readsWrapper: true,
-    message: 'insert ... - duplicate key value violates unique constraint "users_email_key"'
+    drivers: ['pg'] // MikroORM's PostgreSQL driver is node-postgres
   },
   {
     name: 'a wrapper with its own five-letter code',
@@ -685,12 +678,17 @@ const wrappers: Wrapper[] = [
   {
     name: 'three levels: an HTTP error around a Drizzle error around the driver error',
     wrap: (inner) => new Error('could not create user', { cause: new Error('Failed query', { cause: inner }) })
+  },
+  {
+    name: 'in an AggregateError (Promise.any, statements sent together)',
+    wrap: (inner) => new AggregateError([new Error('timeout'), inner], 'all failed')
   }
 ]
 
 t.test('findUniqueViolation finds the driver error under every wrapper', async (t) => {
   for (const source of sources) {
     for (const wrapper of wrappers) {
+      if (wrapper.drivers !== undefined && !wrapper.drivers.includes(source.driver)) continue
       const inner = source.make()
       const thrown = wrapper.wrap(inner)
       const found = findUniqueViolation(thrown)
@@ -702,44 +700,82 @@ t.test('findUniqueViolation finds the driver error under every wrapper', async (
 })
 
 t.test('findPgError reads node-postgres names before postgres.js names, and only strings', async (t) => {
-  t.match(findPgError({ code: '23505', severity: 'ERROR', constraint: 'a', constraint_name: 'b', table: 't', table_name: 'u', schema: 's', schema_name: 'r', column: 'c', column_name: 'd' }),
+  const withFields = (fields: Record<string, unknown>): DriverError => Object.assign(pgDatabaseError('m', { code: '23505' }), fields)
+  t.match(findPgError(withFields({ constraint: 'a', constraint_name: 'b', table: 't', table_name: 'u', schema: 's', schema_name: 'r', column: 'c', column_name: 'd' })),
     { constraint: 'a', table: 't', schema: 's', column: 'c' }, 'both present: node-postgres names win')
-  t.match(findPgError({ code: '23505', severity: 'ERROR', constraint: null, constraint_name: 'b' }),
+  t.match(findPgError(withFields({ constraint: null, constraint_name: 'b' })),
     { constraint: 'b' }, 'a non-string node-postgres field falls back to the postgres.js one')
-  t.same(fieldsOf(findPgError({ code: '23505', severity: 'ERROR', detail: 42, constraint: {}, message: 7 })),
+  t.same(fieldsOf(findPgError(withFields({ detail: 42, constraint: {}, message: 7 }))),
     { code: '23505', message: '', detail: undefined, constraint: undefined, schema: undefined, table: undefined, column: undefined },
     'non-string fields read as absent, a missing message as ""')
 })
 
-t.test('findPgError needs a SQLSTATE and one of PostgreSQL\'s own fields', async (t) => {
-  t.ok(findPgError({ code: '23505', severity: 'ERROR' }), 'severity alone (RAISE unique_violation)')
-  t.ok(findPgError({ code: '23505', detail: EMAIL_DETAIL }), 'detail alone')
-  t.ok(findPgError({ code: '23505', constraint: 'users_email_key' }), 'constraint alone')
-  t.ok(findPgError({ code: '23505', constraint_name: 'users_email_key' }), 'constraint_name alone')
-  t.ok(findPgError({ code: 'XX000', severity: 'ERROR' }), 'a letter-and-digit SQLSTATE')
-  const notPostgres: Array<[string, unknown]> = [
-    ['a bare 5-letter code', { code: 'ECONN' }],
+/** What a route makes of an upstream service's JSON error body: `Object.assign(new Error(…), body)`. */
+function copiedOnto (target: object, json: string): object {
+  return Object.assign(target, JSON.parse(json) as object)
+}
+
+const FORGED_FIELDS = {
+  length: 184,
+  name: 'error',
+  severity: 'ERROR',
+  code: '23505',
+  detail: 'Key (<img src=x onerror=alert(1)>)=(1) already exists.',
+  schema: 'secret',
+  table: 'ledger',
+  constraint: 'ledger_pkey',
+  file: 'nbtinsert.c',
+  line: '664',
+  routine: '_bt_check_unique'
+}
+
+t.test('findPgError believes only errors a PostgreSQL driver made', async (t) => {
+  t.ok(findPgError(pgDatabaseError('raised', { code: '23505' })), 'a DatabaseError with a code and a severity only (RAISE unique_violation)')
+  t.ok(findPgError(pgDatabaseError('internal', { code: 'XX000' })), 'a letter-and-digit SQLSTATE')
+  t.ok(findPgError(postgresJsError({ message: 'raised', code: '23505' })), 'a PostgresError with a code')
+  t.ok(findPgError(Object.assign(postgresJsError({ message: 'x', code: '23505' }), { severity: undefined })), 'a PostgresError with severity_local only (CockroachDB sends no V field)')
+  for (const summary of [{ originalCode: '23505', kind: 'UniqueConstraintViolation' }, { originalCode: '23503', kind: 'ForeignKeyConstraintViolation', constraint: null }]) {
+    t.match(findPgError(new DriverAdapterError(summary as never)), { code: summary.originalCode, message: '', constraint: undefined, table: undefined },
+      `Prisma's summary with ${'constraint' in summary ? 'a null' : 'no'} constraint and no message`)
+  }
+  const json = JSON.stringify(FORGED_FIELDS)
+  class UpstreamError extends Error {}
+  const forged: Array<[string, unknown]> = [
+    ['a plain object with every field', { ...FORGED_FIELDS }],
+    ['a JSON body copied onto an Error', copiedOnto(new Error('upstream failed'), json)],
+    ['a JSON body copied onto an Error of the application\'s class', copiedOnto(new UpstreamError('upstream failed'), json)],
+    ['a JSON body whose "__proto__" names DatabaseError, copied onto an Error (the prototype becomes that object)',
+      copiedOnto(new Error('upstream failed'), `${json.slice(0, -1)},"__proto__":{"constructor":{"name":"DatabaseError"}}}`)],
+    ['a JSON body whose "__proto__" chain holds a constructor-like object with a prototype',
+      copiedOnto(new Error('x'), '{"code":"23505","length":1,"severity":"ERROR","__proto__":{"constructor":{"name":"DatabaseError","prototype":{}}}}')],
+    ['a JSON body whose "__proto__" has no constructor of its own', copiedOnto(new Error('x'), `${json.slice(0, -1)},"__proto__":{"code":"23505"}}`)],
+    ['the forged body on cause', new Error('upstream failed', { cause: JSON.parse(json) })],
+    ['the forged body in an AggregateError', new AggregateError([JSON.parse(json)])],
+    ["Prisma's summary alone, not on a DriverAdapterError", { meta: { driverAdapterError: { name: 'DriverAdapterError', cause: { originalCode: '23505', kind: 'UniqueConstraintViolation', originalMessage: 'x', constraint: { index: 'ledger_pkey' }, table: 'ledger' } } } }],
+    ["Sequelize's own DatabaseError class, which has not node-postgres's layout", Object.assign(new sequelize.DatabaseError(new Error('x') as never), { code: '23505', severity: 'ERROR' })],
+    ['a DatabaseError without severity', Object.assign(pgDatabaseError('x', { code: '23505' }), { severity: undefined })],
+    ['a DatabaseError with a string length', Object.assign(pgDatabaseError('x', { code: '23505' }), { length: '184' })],
+    ['a PostgresError without any severity', Object.assign(postgresJsError({ message: 'x', code: '23505' }), { severity: undefined, severity_local: undefined })],
     ['a Node system error with a 5-letter code', Object.assign(new Error('write EPIPE'), { code: 'EPIPE', errno: -32, syscall: 'write' })],
-    ['Prisma P2002 (no severity, detail or constraint)', Object.assign(new Error('Unique constraint failed on the fields: (`email`)'),
+    ['Prisma P2002 (no driver adapter error)', Object.assign(new Error('Unique constraint failed on the fields: (`email`)'),
       { code: 'P2002', clientVersion: '7.0.0', meta: { modelName: 'User', target: ['email'] } })],
-    ['a SQLSTATE with only a table and a schema', { code: '23505', table: 'users', schema: 'public' }],
-    ['a SQLSTATE whose fields are not strings', { code: '23505', severity: 1, detail: null, constraint: ['x'] }],
-    ['a numeric code', { code: 23505, severity: 'ERROR', detail: EMAIL_DETAIL }],
-    ['a lower-case code', { code: 'ab123', severity: 'ERROR' }],
-    ['a four-character code', { code: '2350', severity: 'ERROR' }],
-    ['a six-character code', { code: '235050', severity: 'ERROR' }],
-    ['a code with a space', { code: '23505 ', severity: 'ERROR' }],
+    ['a numeric code', Object.assign(pgDatabaseError('x', {}), { code: 23505 })],
+    ['a lower-case code', pgDatabaseError('x', { code: 'ab123' })],
+    ['a four-character code', pgDatabaseError('x', { code: '2350' })],
+    ['a six-character code', pgDatabaseError('x', { code: '235050' })],
+    ['a code with a space', pgDatabaseError('x', { code: '23505 ' })],
     ['an Error with no code', new Error('duplicate key value violates unique constraint "users_email_key"')]
   ]
-  for (const [name, value] of notPostgres) t.equal(findPgError(value), undefined, `not recognised: ${name}`)
+  for (const [name, value] of forged) t.equal(findPgError(value), undefined, `not believed: ${name}`)
+  t.equal(Object.getPrototypeOf(forged[3]?.[1]).constructor.name, 'DatabaseError', '(the __proto__ body did become the prototype, naming DatabaseError)')
 })
 
 t.test('findUniqueViolation answers only for 23505', async (t) => {
   t.equal(findUniqueViolation(nodePgNotNullViolation()), undefined, 'node-postgres not-null violation (23502)')
   t.equal(findUniqueViolation(postgresJsNotNullViolation()), undefined, 'postgres.js not-null violation (23502)')
-  t.equal(findUniqueViolation({ ...copyFields(nodePgUniqueViolation()), code: '23P01',
-    detail: 'Key (room, during)=(1, [1,2)) conflicts with existing key (room, during)=(1, [1,3)).' }), undefined, 'exclusion violation (23P01)')
-  t.equal(findUniqueViolation({ ...copyFields(nodePgUniqueViolation()), code: '23503' }), undefined, 'foreign key violation (23503)')
+  t.equal(findUniqueViolation(Object.assign(nodePgUniqueViolation(), { code: '23P01',
+    detail: 'Key (room, during)=(1, [1,2)) conflicts with existing key (room, during)=(1, [1,3)).' })), undefined, 'exclusion violation (23P01)')
+  t.equal(findUniqueViolation(Object.assign(nodePgUniqueViolation(), { code: '23503' })), undefined, 'foreign key violation (23503)')
   t.equal(findPgError(postgresJsNotNullViolation())?.column, 'id', 'while findPgError gives any PostgreSQL error, with column_name as column')
 })
 
@@ -920,7 +956,7 @@ t.test('sql-text and splitValues on megabytes of junk', async (t) => {
 
 t.test('findPgError on an error holding megabytes', async (t) => {
   const detail = `Key (email)=(${fill('x', 2 * MB)}) already exists.`
-  const found = quick(t, 'findUniqueViolation with a 2 MB DETAIL', () => findUniqueViolation({ ...copyFields(nodePgUniqueViolation()), detail }))
+  const found = quick(t, 'findUniqueViolation with a 2 MB DETAIL', () => findUniqueViolation(Object.assign(nodePgUniqueViolation(), { detail })))
   t.equal(found?.detail, detail, 'the DETAIL is passed on whole')
   t.equal(quick(t, 'parsing it', () => parseKeyDetail(found?.detail))?.valuesText.length, 2 * MB, 'and parses')
 })

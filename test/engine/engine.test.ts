@@ -8,9 +8,11 @@ import { findIntegrityError } from '../../src/core/recognise.js'
 import { IndexCatalog, type TableConstraint } from '../../src/catalog/catalog.js'
 import { valuesStartFor } from '../../src/core/detail.js'
 import { ConflictEngine, type Log } from '../../src/engine/engine.js'
+import { CATALOG_VERSION_SQL } from '../../src/catalog/catalog.js'
 import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
 import { buildApp } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
+import { pgDatabaseError } from '../helpers/driver-errors.js'
 
 const db = await testDatabase(t, 'core')
 await db.exec('CREATE TABLE accounts (id int PRIMARY KEY, email text UNIQUE)')
@@ -51,7 +53,7 @@ t.test('catalog lookups never guess between two constraints of the same name', a
   t.same([...catalog.names()], ['orders_customer_fkey'])
 })
 
-t.test('the engine: a foreign key the catalog does not know is described from the error; a shard name without a constraint keeps the error\'s', async (t) => {
+t.test('the engine: a foreign key the catalog does not know names no columns (DETAIL alone is not trusted once there is a catalog); a shard name without a constraint keeps the error\'s', async (t) => {
   let reads = 0
   const empty = { query: async () => { reads++; return { rows: [] } } }
   const warnings: unknown[] = []
@@ -59,8 +61,8 @@ t.test('the engine: a foreign key the catalog does not know is described from th
   await engine.connect(empty, { schemas: undefined, minRefreshInterval: 60_000, timeout: 1000, sequenceCheckInterval: 10_000, log: { ...silent, warn: (m) => warnings.push(m) } })
   const fk = { code: '23503', message: 'insert or update on table "orders" violates foreign key constraint "orders_customer_fkey"', detail: 'Key (customer_id)=(7) is not present in table "customers".', constraint: 'orders_customer_fkey', schema: 'app', table: 'orders', column: undefined, error: {} }
   const understood = await engine.understand(fk, 'foreignKey', undefined, silent)
-  t.match(understood?.conflict, { kind: 'foreignKey', constraint: 'orders_customer_fkey', table: 'orders', columns: ['customer_id'] }, 'columns from DETAIL')
-  t.equal(reads, 4, 'the unknown name read the catalog once more (two queries a read)')
+  t.match(understood?.conflict, { kind: 'foreignKey', constraint: 'orders_customer_fkey', table: 'orders', columns: [], fields: [] }, 'no columns: the catalog did not confirm DETAIL\'s')
+  t.equal(reads, 6, 'the unknown name read the catalog once more (three queries a read: this database gives no version)')
   // A relayed Citus error naming only a shard's table: the table loses its shard id, the rest stays.
   const relayed = { code: '23502', message: 'null value', detail: undefined, constraint: undefined, schema: undefined, table: 'orders_102008', column: 'customer_id', error: { routine: 'ReportResultError' } }
   t.match((await engine.understand(relayed, 'notNull', undefined, silent))?.conflict, { table: 'orders', columns: ['customer_id'] })
@@ -68,11 +70,35 @@ t.test('the engine: a foreign key the catalog does not know is described from th
   t.same(warnings, [], 'a level without rules, made after the first read, has nothing to warn of')
 })
 
+t.test('a check constraint gone by the time the catalog is read again: described without columns', async (t) => {
+  const state = { version: 'v1', constraints: [{ schema: 'app', name: 'age_check', root_name: 'age_check', table: 'people', root_table: null, type: 'c', columns: ['age'], ref_schema: null, ref_table: null, ref_columns: [] }] }
+  const db = {
+    query: async (text: string, values?: unknown[]) => {
+      if (text === CATALOG_VERSION_SQL) return { rows: [{ global: state.version, version: values?.[1] === state.version ? null : state.version }] }
+      return { rows: text.includes('conkey') ? state.constraints : [] }
+    }
+  }
+  const engine = new ConflictEngine({}, silent)
+  await engine.connect(db, { schemas: ['app'], minRefreshInterval: 5000, timeout: 1000, sequenceCheckInterval: 10_000, log: silent })
+  const error = { code: '23514', message: 'new row violates check constraint "age_check"', detail: undefined, constraint: 'age_check', schema: 'app', table: 'people', column: undefined, error: {} }
+  t.match((await engine.understand(error, 'check', undefined, silent))?.conflict, { columns: ['age'] }, 'known: its columns')
+  Object.assign(state, { version: 'v2', constraints: [] })
+  t.match((await engine.understand(error, 'check', undefined, silent))?.conflict, { columns: [], fields: [] }, 'dropped since: none')
+})
+
+t.test('repairSequences with a database whose grants cannot be read: said, and repairs will be tried', async (t) => {
+  const warnings: string[] = []
+  const failing = { query: async () => { throw new Error('connection refused') } }
+  const engine = new ConflictEngine({}, silent)
+  await engine.connect(failing, { schemas: ['app'], minRefreshInterval: 5000, timeout: 200, sequenceCheckInterval: 10_000, repairSequences: true, log: { ...silent, warn: (_obj, msg) => warnings.push(String(msg)) } })
+  t.ok(warnings.some((w) => w.includes('could not check which id sequences the role may repair')))
+})
+
 t.test('public helpers: findIntegrityError gives the error and its kind; defaultMessage names the fields', async (t) => {
-  const error = Object.assign(new Error('wrapped'), { cause: { code: '23514', severity: 'ERROR', constraint: 'age_check', message: 'new row violates check constraint' } })
+  const error = Object.assign(new Error('wrapped'), { cause: pgDatabaseError('new row violates check constraint', { code: '23514', constraint: 'age_check' }) })
   t.match(findIntegrityError(error), { kind: 'check', error: { code: '23514', constraint: 'age_check' } })
   t.equal(findIntegrityError(new Error('plain')), undefined)
-  t.equal(findIntegrityError({ code: '42601', severity: 'ERROR' }), undefined, 'a PostgreSQL error of no kind answered (a syntax error)')
+  t.equal(findIntegrityError(pgDatabaseError('syntax error', { code: '42601' })), undefined, 'a PostgreSQL error of no kind answered (a syntax error)')
   t.equal(defaultMessage(['org_id', 'name']), 'A record with this org_id and name already exists.')
 })
 

@@ -129,7 +129,7 @@ const ANSWERED = Symbol('answered')
 const noop = (): void => {}
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
-const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', 'keepConnections', ...LEVEL_KEYS] as const
+const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS, 'keepConnections'] as const
 
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined

@@ -126,3 +126,9 @@ export function expressionColumns (expression: string, known?: ReadonlySet<strin
   }
   return found
 }
+
+/** A string as an SQL literal, as PostgreSQL's `quote_literal` writes it (`E'…'` when it holds a backslash). */
+export function quoteLiteral (text: string): string {
+  const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`
+  return text.includes('\\') ? `E${quoted}` : quoted
+}

@@ -1,5 +1,8 @@
 import type { Queryable } from '../catalog/catalog.js'
 import { InvalidOptionError } from '../util/errors.js'
+import { quoteLiteral } from '../core/sql-text.js'
+
+export { quoteLiteral }
 
 /**
  * Id sequences that fell behind their table. After `COPY`, `pg_restore --data-only` or inserts
@@ -195,11 +198,6 @@ export async function sequenceOf (db: Queryable, target: SequenceTarget): Promis
   return row === undefined ? undefined : publicSequence(row)
 }
 
-/** A string as an SQL literal, as PostgreSQL's `quote_literal` writes it (`E'…'` when it holds a backslash). */
-export function quoteLiteral (text: string): string {
-  const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`
-  return text.includes('\\') ? `E${quoted}` : quoted
-}
 
 /** The state of a sequence, as `checkSequence` reads it. */
 export interface SequenceState {

@@ -3,7 +3,7 @@
 import t from 'tap'
 import type pg from 'pg'
 import fastifyPgConflict, { type Queryable } from '../../src/index.js'
-import { CATALOG_VERSION_SQL } from '../../src/catalog/catalog.js'
+import { CATALOG_SQL, CATALOG_VERSION_SQL, queryWithoutJit } from '../../src/catalog/catalog.js'
 import { buildApp } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
 import { pgDatabaseError } from '../helpers/driver-errors.js'
@@ -128,4 +128,18 @@ t.test('names reused: the first violation after the change is described by the n
     for (let i = 0; i < 10; i++) t.match(await run(`INSERT INTO ${reused}.late VALUES ('ada@example.com')`), { status: 409, body: { fields: ['email'] } })
     t.same(quiet(), before)
   })
+})
+
+t.test('catalog reads run without JIT compilation (which cost the server a second and more per read), and leave the session as it was', async (t) => {
+  const client = await db.pool.connect()
+  t.teardown(() => { client.release() })
+  // As if the planner found every query worth compiling: the catalog read must still not be.
+  await client.query('SET jit_above_cost = 0')
+  const rows = await queryWithoutJit(client, "SELECT current_setting('jit') AS jit, $1::text[] AS schemas", [db.schema, "it's \\ odd"])
+  t.same(rows, [{ jit: 'off', schemas: [db.schema, "it's \\ odd"] }], 'JIT off for the read, the schemas passed as they are')
+  t.same((await queryWithoutJit(client, 'SELECT $1::text[] AS schemas', undefined)), [{ schemas: null }], 'no schemas: every schema')
+  t.same((await client.query("SELECT current_setting('jit') AS jit, current_setting('jit_above_cost') AS cost")).rows, [{ jit: 'on', cost: '0' }],
+    'the session keeps its own settings')
+  const indexes = await queryWithoutJit(client, CATALOG_SQL, [db.schema])
+  t.ok(indexes.length > 0, 'the catalog query itself runs that way')
 })

@@ -260,6 +260,23 @@ export class IndexCatalog {
     return this.byName.get(name) ?? undefined
   }
 
+  /**
+   * The indexes a name can stand for when `find` finds none: of that name in every schema (for an
+   * error that names no schema), or, with `prefix`, every index whose name starts with it.
+   */
+  candidates (name: string, prefix = false): UniqueIndex[] {
+    const found: UniqueIndex[] = []
+    for (const inSchema of this.bySchema.values()) {
+      if (!prefix) {
+        const index = inSchema.get(name)
+        if (index !== undefined) found.push(index)
+        continue
+      }
+      for (const [indexName, index] of inSchema) if (indexName.startsWith(name)) found.push(index)
+    }
+    return found
+  }
+
   /** Every index and constraint name, once each. */
   names (): Set<string> {
     const names = new Set(this.byName.keys())

@@ -42,6 +42,12 @@ export interface Found {
   index?: UniqueIndex | undefined
   /** The foreign key or check constraint. */
   constraint?: TableConstraint | undefined
+  /**
+   * No one index, but DETAIL's keys are those of every index the error's name can stand for (the
+   * same name in several schemas; a name Citus shortened): its columns are the catalog's, though
+   * not which table.
+   */
+  keysConfirmed?: boolean
 }
 
 /**

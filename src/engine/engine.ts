@@ -1,7 +1,7 @@
 import { CatalogCache } from '../catalog/cache.js'
 import type { IndexCatalog, Queryable } from '../catalog/catalog.js'
 import { scanKeyDetail, type KeyScan } from '../core/detail.js'
-import { citusShard, dialectOf } from '../core/dialects.js'
+import { citusShard, dialectOf, isRelayedByCitus } from '../core/dialects.js'
 import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
 import { KIND_DEFAULTS } from '../core/kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
@@ -182,7 +182,7 @@ export class ConflictEngine {
     }, detail)
     // With a catalog, the columns are the ones it has: a DETAIL it did not confirm (a constraint
     // outside the schemas read, a name a function made up) names no column of the answer.
-    if (this.cache?.loaded === true && found.index === undefined && found.constraint === undefined && lookedUp(coarse)) {
+    if (this.cache?.loaded === true && found.index === undefined && found.constraint === undefined && found.keysConfirmed !== true && lookedUp(coarse)) {
       conflict.columns = []
       conflict.fields = settings.fields === undefined ? [] : [...settings.fields]
     }
@@ -317,7 +317,8 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   const name = error.constraint as string
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)
-    if (index === undefined || !indexMatchesDetail(index, detail)) return undefined
+    if (index === undefined) return keysConfirmed(catalog, error, detail) ? { found: { keysConfirmed: true }, confirmed: true } : undefined
+    if (!indexMatchesDetail(index, detail)) return undefined
     return { found: { index }, confirmed: detail !== undefined }
   }
   // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
@@ -326,6 +327,25 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (constraint === undefined) return undefined
   const matches = kind === 'foreignKey' ? foreignKeyMatchesDetail(error, constraint, detail) : undefined
   return matches === false ? undefined : { found: { constraint }, confirmed: matches === true }
+}
+
+/** A name Citus shortened to give its shards theirs: the start of the name, `_`, 8 hex digits of a hash. */
+const SHORTENED = /^(.+)_[0-9a-f]{8}$/
+
+/**
+ * For a unique violation whose name the catalog has no one index of: whether DETAIL shows the keys
+ * of every index the name can stand for, and there is one at least. An error that names no schema
+ * stands for the indexes of that name in every schema read; a name Citus shortened (a relayed
+ * error, `<start>_<hash>`) for those whose name starts with `<start>`. Then DETAIL's columns are
+ * the catalog's.
+ */
+function keysConfirmed (catalog: IndexCatalog, error: PgErrorFields, detail: KeyScan | undefined): boolean {
+  if (detail === undefined) return false
+  const name = error.constraint as string
+  const start = isRelayedByCitus(error) ? SHORTENED.exec(name)?.[1] : undefined
+  const candidates = error.schema === undefined ? catalog.candidates(name) : []
+  if (candidates.length === 0 && start !== undefined) candidates.push(...catalog.candidates(start, true))
+  return candidates.length > 0 && candidates.every((index) => indexMatchesDetail(index, detail))
 }
 
 /**

@@ -229,8 +229,12 @@ t.test('a serialization failure under SERIALIZABLE is retried, and the retry dec
   t.same(results.sort(), [false, true], 'both calls resolve: one went off call, the other was told no')
   const { rows } = await db.pool.query('SELECT name FROM doctors WHERE on_call')
   t.equal(rows.length, 1, 'someone is still on call')
-  t.equal((attempts.alice ?? 0) + (attempts.bob ?? 0), 3, 'one of them ran twice')
-  t.same(counters.snapshot(), { '(none)': { retried: 1, recovered: 1, gaveUp: 0 } }, 'counted without a constraint')
+  // How many attempts it takes depends on timing: a retry that starts before the other transaction
+  // committed can meet the same conflict again. What holds is that every extra attempt was counted.
+  const total = (attempts.alice ?? 0) + (attempts.bob ?? 0)
+  t.ok(total >= 3, 'at least one of them ran again')
+  const ranAgain = ['alice', 'bob'].filter((name) => (attempts[name] ?? 0) > 1).length
+  t.same(counters.snapshot(), { '(none)': { retried: total - 2, recovered: ranAgain, gaveUp: 0 } }, 'each retry counted, without a constraint')
 })
 
 t.test('a serialization failure at a savepoint goes to the transaction\'s owner, which runs the whole transaction again', async (t) => {

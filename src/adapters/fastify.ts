@@ -46,6 +46,22 @@ export interface PgConflictDecorator {
   withTransaction: <T, C extends PooledTransactionClient = QueryClient>(fn: (client: C) => Promise<T>, options?: Omit<TransactionOptions, 'counters'>) => Promise<T>
 }
 
+/**
+ * What another adapter on the same app (the GraphQL one, adapters/mercurius.ts) needs to answer
+ * an error as this plugin would: found on the decorator under `INTERNALS`, not public API.
+ * `Symbol.for`: the same key when the package's ES module and CommonJS builds are both loaded.
+ */
+export const INTERNALS: unique symbol = Symbol.for('fastify-pg-conflict.internals')
+export interface PluginInternals {
+  engine: ConflictEngine
+  /** The settings of the request's route (its `config.conflict`); `undefined`: the plugin's; `false`: the route leaves its errors alone. */
+  levelOf: (request: FastifyRequest) => Level | undefined | false
+  /** The request's one deadline for all the plugin's queries. */
+  deadlineOf: (request: FastifyRequest) => Deadline
+  /** Logs a sequence fault and, with `repairSequences`, repairs it once per request. */
+  sequenceFault: (check: SequenceCheck, request: FastifyRequest | undefined, log: FastifyBaseLogger, outcome: string) => Promise<void>
+}
+
 /** A route's level: its settings and body format. */
 interface RouteLevel {
   level: Level
@@ -86,6 +102,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   const counters = new ConflictCounters()
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
   const offered = new WeakSet<object>()
+
+  /** Each route's compiled level, by its `config.conflict` (which `request.routeOptions.config` still holds). */
+  const routeLevels = new WeakMap<object, RouteLevel>()
 
   /** Requests whose sequence fault was repaired (or tried) already: once per request. */
   const repairedFor = new WeakSet<FastifyRequest>()
@@ -194,6 +213,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     if (config !== undefined) {
       const { retry: retryConfig, onConflict: routeHook, format, ...routeLevel } = config
       route = { level: engine.level(routeLevel, `route ${routeOptions.url}: `, fastify.log), format }
+      routeLevels.set(config, route)
       if (routeHook !== undefined) hooks.push(routeHook)
       retry = routeRetry(retryConfig, `${where}.retry`)
       if (retry !== undefined && !ownsTransaction) {
@@ -248,6 +268,21 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)
   })
 
+  const internals: PluginInternals = {
+    engine,
+    levelOf (request) {
+      const config = request.routeOptions.config.conflict
+      return config === false ? false : config === undefined ? undefined : routeLevels.get(config)?.level
+    },
+    deadlineOf,
+    async sequenceFault (check, request, log, outcome) {
+      engine.logSequenceFault(check, log, outcome)
+      if (!repairSequences) return
+      if (request === undefined) await engine.repairSequence(check, log)
+      else if (!repairedFor.has(request)) await repair(check, request)
+    }
+  }
+
   fastify.decorate('pgConflict', {
     async describe (error: unknown) {
       return await engine.describe(error, fastify.log)
@@ -268,6 +303,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
     }
   } satisfies PgConflictDecorator)
+  Object.defineProperty(fastify.pgConflict, INTERNALS, { value: internals })
 }
 
 /** The apps (by their server, which every scope of an app shares) where this plugin was registered already. */

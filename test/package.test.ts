@@ -196,7 +196,8 @@ const EXPORTS: Record<string, string[]> = {
     'isConflictError', 'isIntegrityError', 'keepConnections', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
     'resetSequences', 'snakeToCamel', 'withTransaction'
   ],
-  [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict']
+  [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict'],
+  [`${NAME}/mercurius`]: ['default', 'pgConflictMercurius']
 }
 
 /** The ESM module's export names, to compare the CommonJS plugin's with. */
@@ -339,6 +340,65 @@ console.log(JSON.stringify({ resolved: require.resolve('${NAME}/express'), arity
 })
 
 // ---------------------------------------------------------------------------------------------
+// The mercurius entry.
+
+t.test('the mercurius entry: import and require of fastify-pg-conflict/mercurius, with a real mercurius app', async (t) => {
+  /** The app both consumers run: `mercurius` and `entry` are how each names them; `probe` runs before mercurius is loaded. */
+  const app = (mercurius: string, entry: string, probe = 'undefined'): string => `
+  const app = Fastify()
+  await app.register(fastifyPgConflict, { catalog: false })
+  const loadedBefore = ${probe}
+  await app.register(${mercurius}, {
+    schema: 'type Query { ok: Int } type Mutation { createTeam: Int }',
+    resolvers: { Mutation: { createTeam: async () => { throw ${UNIQUE_VIOLATION_JS} } } }
+  })
+  await app.register(${entry})
+  const response = await app.inject({ method: 'POST', url: '/graphql', payload: { query: 'mutation { createTeam }' } })
+  await app.close()
+`
+  await writeFile(join(consumer, 'mercurius.mjs'), `
+import Fastify from 'fastify'
+import fastifyPgConflict from '${NAME}'
+import * as namespace from '${NAME}/mercurius'
+import pgConflictMercurius from '${NAME}/mercurius'
+import mercurius from 'mercurius'
+${app('mercurius', 'pgConflictMercurius')}
+console.log(JSON.stringify({ resolved: import.meta.resolve('${NAME}/mercurius'), status: response.statusCode, body: response.json(), exports: Object.keys(namespace).sort() }))
+`)
+  await writeFile(join(consumer, 'mercurius.cjs'), `
+const Fastify = require('fastify')
+const fastifyPgConflict = require('${NAME}')
+const entry = require('${NAME}/mercurius')
+const graphqlLoaded = () => Object.keys(require.cache).some((f) => /[\\/]node_modules[\\/](mercurius|graphql)[\\/]/.test(f))
+async function main () {
+${app("require('mercurius')", 'entry.default', 'graphqlLoaded()')}
+  console.log(JSON.stringify({ resolved: require.resolve('${NAME}/mercurius'), loadedBefore, status: response.statusCode, body: response.json(), exports: Object.keys(entry).filter((key) => key !== '__esModule').sort() }))
+}
+main().catch((err) => { console.error(err); process.exit(1) })
+`)
+  const esm = await run(process.execPath, ['mercurius.mjs'], consumer)
+  t.equal(esm.code, 0, 'imports and runs', { output: describeRun(esm) })
+  const cjs = await run(process.execPath, ['mercurius.cjs'], consumer)
+  t.equal(cjs.code, 0, 'requires and runs', { output: describeRun(cjs) })
+  if (esm.code !== 0 || cjs.code !== 0) return
+  const imported = report<{ resolved: string, status: number, body: unknown, exports: string[] }>(esm)
+  const required = report<{ resolved: string, loadedBefore: boolean, status: number, body: unknown, exports: string[] }>(cjs)
+  t.same(imported.exports, EXPORTS[`${NAME}/mercurius`], 'import: exactly the documented exports')
+  t.same(required.exports, EXPORTS[`${NAME}/mercurius`], 'require: the same')
+  t.equal(imported.resolved, pathToFileURL(join(installed, 'dist', 'esm', 'mercurius.js')).href, 'import resolves to dist/esm/mercurius.js')
+  t.equal(required.resolved, join(installed, 'dist', 'cjs', 'mercurius.js'), 'require resolves to dist/cjs/mercurius.js')
+  t.equal(required.loadedBefore, false, 'neither the main entry nor this one loads mercurius or graphql')
+  const expected = {
+    data: { createTeam: null },
+    errors: [{ message: 'A record with this org_id and team_name already exists.', locations: [{ line: 1, column: 12 }], path: ['createTeam'], extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['org_id', 'team_name'] } }]
+  }
+  for (const [how, out] of [['import', imported], ['require', required]] as const) {
+    t.equal(out.status, 200, `${how}: mercurius's status`)
+    t.same(out.body, expected, `${how}: the unique violation as a GraphQL error with the answer's extensions`)
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
 // TypeScript: the packed declarations, fixtures and every documentation snippet, compiled by
 // TypeScript 6 and 7 under each way a consumer resolves modules, strict and without skipLibCheck.
 
@@ -441,13 +501,15 @@ import fastifyPgConflict, {
   type OnConflict, type ConflictError
 } from '${NAME}'
 import { pgConflict, conflictConfig, InvalidOptionError as ExpressInvalidOptionError } from '${NAME}/express'
+import pgConflictMercurius, { type ConflictExtensions } from '${NAME}/mercurius'
 
 type IsAny<T> = 0 extends 1 & T ? true : false
 export const notAny: Array<IsAny<unknown>> = [
   false as IsAny<typeof fastifyPgConflict>, false as IsAny<typeof InvalidOptionError>, false as IsAny<typeof RolledBackError>,
   false as IsAny<typeof FailedTransactionError>, false as IsAny<typeof ConflictCounters>, false as IsAny<typeof pgConflict>,
-  false as IsAny<typeof conflictConfig>, false as IsAny<typeof ExpressInvalidOptionError>
+  false as IsAny<typeof conflictConfig>, false as IsAny<typeof ExpressInvalidOptionError>, false as IsAny<typeof pgConflictMercurius>
 ]
+export const extensions: ConflictExtensions = { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['email'] }
 export const codes: string[] = [new InvalidOptionError('x').code, new RolledBackError('x').code, new FailedTransactionError('x').code]
 
 export async function transactions (pool: pg.Pool): Promise<number> {

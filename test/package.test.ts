@@ -376,9 +376,8 @@ ${app("require('mercurius')", 'entry.default', 'graphqlLoaded()')}
 }
 main().catch((err) => { console.error(err); process.exit(1) })
 `)
-  const esm = await run(process.execPath, ['mercurius.mjs'], consumer)
+  const [esm, cjs] = await Promise.all([run(process.execPath, ['mercurius.mjs'], consumer), run(process.execPath, ['mercurius.cjs'], consumer)])
   t.equal(esm.code, 0, 'imports and runs', { output: describeRun(esm) })
-  const cjs = await run(process.execPath, ['mercurius.cjs'], consumer)
   t.equal(cjs.code, 0, 'requires and runs', { output: describeRun(cjs) })
   if (esm.code !== 0 || cjs.code !== 0) return
   const imported = report<{ resolved: string, status: number, body: unknown, exports: string[] }>(esm)

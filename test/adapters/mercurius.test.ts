@@ -93,6 +93,8 @@ async function graphqlApp (t: Test, options: { plugin?: FastifyPgConflictOptions
   if (options.bare !== true) await app.register(pgConflictMercurius)
   // The same insert over plain HTTP, to compare the answers.
   app.post('/users', async (request) => await insertUser((request.body as { email: string }).email))
+  // A route of the application's running GraphQL itself, with settings of its own.
+  app.post('/own', { config: { conflict: { message: 'Taken, says the route.' } } }, async (request, reply) => await reply.graphql((request.body as { query: string }).query))
   await app.ready()
   const query = async (text: string): Promise<GraphQLResponse> => {
     const response = await app.inject({ method: 'POST', url: '/graphql', payload: { query: text } })
@@ -204,6 +206,9 @@ t.test('the GraphQL route\'s own config.conflict applies, and false leaves its e
   const response = await routed.query('mutation { dup: createUser(email: "ada@example.com") { id } negative: createUser(email: "neg@example.com", age: -1) { id } }')
   t.same(response.errors.map((error) => [error.message, error.extensions?.status]), [['Taken.', 409], ['The value of age is not allowed.', 400]], 'the route\'s message and status')
 
+  const own = await routed.app.inject({ method: 'POST', url: '/own', payload: { query: 'mutation { createUser(email: "ada@example.com") { id } }' } })
+  t.match(own.json(), { errors: [{ message: 'Taken, says the route.', extensions: { code: 'PG_UNIQUE_VIOLATION' } }] }, 'reply.graphql() in a route of the application\'s: that route\'s settings')
+
   const off = await graphqlApp(t, { mercurius: { additionalRouteOptions: { config: { conflict: false } } } })
   const untouched = await off.query('mutation { createUser(email: "ada@example.com") { id } }')
   t.match(untouched.errors, [{ message: /^duplicate key value violates unique constraint "users_email_key"/, path: ['createUser'] }], 'PostgreSQL\'s own error, as without the plugin')
@@ -261,10 +266,14 @@ t.test('mercurius registered before the plugin: resolvers answered with the plug
   await app.register(fastifyPgConflict, { pool, catalog: { schemas: [db.schema] } })
   await app.register(pgConflictMercurius)
   await app.register(pgConflictMercurius) // twice: each resolver is wrapped once, each error answered once
+  // A plugin registered later defines its resolvers: wrapped too, when the app is ready.
+  await app.register(async (scope) => { scope.graphql.defineResolvers({ Query: { claim: async (_: unknown, { email }: { email: string }) => await insertUser(email) } }) })
   const response = await app.inject({ method: 'POST', url: '/graphql', payload: { query: 'mutation { createUser(email: "ada@example.com") { id } }' } })
   t.match(response.json(), { errors: [{ message: 'A record with this email already exists.', extensions: { code: 'PG_UNIQUE_VIOLATION' } }] })
+  const later = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ claim(email: "ada@example.com") { id } }' } })
+  t.match(later.json(), { errors: [{ path: ['claim'], extensions: { code: 'PG_UNIQUE_VIOLATION' } }] }, 'the later plugin\'s resolver')
   t.ok(logs.some((line) => /declared before the plugin was registered/.test(line.msg) && line.msg.includes('/graphql')), 'the plugin warned of the route it never saw')
-  t.equal(logs.filter((line) => line.conflict !== undefined).length, 1, 'answered once')
+  t.equal(logs.filter((line) => line.conflict !== undefined).length, 2, 'each answered once')
 })
 
 t.test('registered without what it needs, or with options it does not know: a clear error', async (t) => {

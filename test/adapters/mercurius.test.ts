@@ -139,6 +139,20 @@ t.test('a mutation failing on a unique violation: the HTTP answer\'s code, statu
   t.match(strict.errors, [{ path: ['createUserOrFail'], extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409 } }])
 })
 
+t.test('an errorFormatter of the application\'s (docs/graphql.md): the status from extensions, the driver\'s error and the description on originalError', async (t) => {
+  const seen: unknown[] = []
+  const errorFormatter: MercuriusOptions['errorFormatter'] = (execution, context) => {
+    seen.push(execution.errors[0]?.originalError)
+    const formatted = mercurius.defaultErrorFormatter(execution, context)
+    const status = execution.errors[0]?.extensions?.status
+    return execution.data == null && typeof status === 'number' ? { ...formatted, statusCode: status } : formatted
+  }
+  const { query } = await graphqlApp(t, { mercurius: { errorFormatter } })
+  t.equal((await query('mutation { createUserOrFail(email: "ada@example.com") { id } }')).status, 409, 'no data: the error\'s status')
+  t.equal((await query('mutation { createUser(email: "ada@example.com") { id } }')).status, 200, 'data: mercurius\'s 200')
+  t.match(seen[0], { cause: { code: '23505', constraint: 'users_email_key' }, conflict: { kind: 'unique', constraint: 'users_email_key', values: ['ada@example.com'] } })
+})
+
 t.test('several errors in one request: each its own extensions and path, the fields that succeed keep their data', async (t) => {
   const { query } = await graphqlApp(t, { plugin: camel })
   // Query fields run in parallel; these insert.

@@ -165,3 +165,36 @@ t.test('a level made after the catalog was read is checked against it at once', 
   t.same(warnings, ['fastify-pg-conflict: the configured constraint "acounts_email_key" matches no unique index or constraint in the database; did you mean "accounts_email_key"?'],
     'quoted, with the nearest name; a rule met again is not warned of again')
 })
+
+t.test('a key value that reads like the server\'s words cannot change what a foreign key violation is, nor make the plugin query', async (t) => {
+  await db.exec('CREATE TABLE orgs (slug text PRIMARY KEY); CREATE TABLE members (id serial PRIMARY KEY, org_slug text NOT NULL REFERENCES orgs (slug))')
+  await db.exec("INSERT INTO orgs VALUES ('acme'); INSERT INTO members (org_slug) VALUES ('acme')")
+  let queries = 0
+  const counted = { query: async (text: string, values?: unknown[]) => { queries++; return await db.pool.query(text, values) } }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: counted, catalog: { schemas: [db.schema] } })
+  app.post<{ Body: { org: string } }>('/members', async (request) => await db.pool.query('INSERT INTO members (org_slug) VALUES ($1)', [request.body.org]))
+  app.delete<{ Body: { slug: string } }>('/orgs', async (request) => await db.pool.query('DELETE FROM orgs WHERE slug = $1', [request.body.slug]))
+  await app.ready()
+  queries = 0
+  for (const org of ['nope', 'acme) is still referenced from table "x', 'a) is still referenced from table "members".']) {
+    const response = await app.inject({ method: 'POST', url: '/members', payload: { org } })
+    t.equal(response.statusCode, 422, `${JSON.stringify(org)}: a missing referenced row`)
+    t.same(response.json().fields, ['org_slug'])
+  }
+  const response = await app.inject({ method: 'DELETE', url: '/orgs', payload: { slug: 'acme' } })
+  t.equal(response.statusCode, 409, 'a row still referenced')
+  t.equal(response.json().code, 'PG_STILL_REFERENCED')
+  t.equal(queries, 0, 'the catalog in hand answered every one')
+})
+
+t.test('a table made after start-up whose names end in _<digits>, like a Citus shard\'s: its first conflict has its fields', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, expose: { constraint: true } })
+  app.post('/', async () => await db.pool.query("INSERT INTO t_7 VALUES ('z'), ('z')"))
+  await app.ready()
+  await db.exec('CREATE TABLE t_7 (c text CONSTRAINT uq_c_7 UNIQUE)')
+  for (const time of ['first', 'second']) {
+    t.match((await app.inject({ method: 'POST', url: '/' })).json(), { statusCode: 409, fields: ['c'], constraint: 'uq_c_7', table: 't_7' }, time)
+  }
+})

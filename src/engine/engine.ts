@@ -156,7 +156,8 @@ export class ConflictEngine {
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
     // As sent, then (a Citus shard's names) as its distributed table's.
     const named = asDistributed(error)
-    for (const candidate of named === error ? [error] : [error, named]) {
+    const candidates = named === error ? [error] : [error, named]
+    for (const candidate of candidates) {
       if (candidate.constraint === undefined) continue
       const looked = find(cache.catalog, candidate, kind, detail)
       if (looked === undefined) continue
@@ -165,8 +166,15 @@ export class ConflictEngine {
         .then(() => this.settle(candidate, kind, find(cache.catalog, candidate, kind, detail)?.found ?? {}, detail, route, log))
     }
     if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
-    return cache.findAfterRefresh((catalog) => find(catalog, named, kind, detail)?.found, deadline)
-      .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
+    // After the read too, as sent first: a table of the application's may end in `_<digits>` like a shard's.
+    return cache.findAfterRefresh((catalog) => {
+      for (const candidate of candidates) {
+        const found = candidate.constraint === undefined ? undefined : find(catalog, candidate, kind, detail)?.found
+        if (found !== undefined) return { candidate, found }
+      }
+      return undefined
+    }, deadline)
+      .then((fresh) => this.settle(fresh?.candidate ?? named, kind, fresh?.found ?? {}, detail, route, log))
   }
 
   /** `detail`: DETAIL scanned, or where its values start when read against `found.index`'s keys. */

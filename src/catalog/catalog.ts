@@ -192,8 +192,8 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
  *   index created, dropped or made again there changes, whatever order the transactions commit
  *   in. It scans their constraints and indexes (milliseconds on a large catalog). Null when
  *   `global` had not changed.
- * Renames keep the OID: a renamed constraint is looked up by its new name, which the catalog then
- * does not know; a renamed column shows in DETAIL.
+ * Renames keep the OID: the name the catalog then does not know (a constraint's, a table's, a
+ * column's in DETAIL) reads it again, bounded by `minRefreshInterval` (`CatalogCache.findAfterRefresh`).
  */
 export const CATALOG_VERSION_SQL = `
 SELECT g.global,

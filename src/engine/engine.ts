@@ -1,5 +1,5 @@
 import { CatalogCache } from '../catalog/cache.js'
-import type { IndexCatalog, Queryable } from '../catalog/catalog.js'
+import type { IndexCatalog, Queryable, UniqueIndex } from '../catalog/catalog.js'
 import { scanKeyDetail, type KeyScan } from '../core/detail.js'
 import { citusShard, dialectOf, isRelayedByCitus } from '../core/dialects.js'
 import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
@@ -149,7 +149,7 @@ export class ConflictEngine {
     // The steady state: the index is cached and DETAIL shows its keys, so nothing is sliced out of it but the values.
     if ((kind === 'unique' || kind === 'exclusion') && cache !== undefined && error.constraint !== undefined) {
       const index = cache.catalog.find(error.constraint, error.schema)
-      const detail = index === undefined ? null : detailAgainst(error, index)
+      const detail = index === undefined || !onTable(index, error) ? null : detailAgainst(error, index)
       if (detail !== null && detail !== undefined) return this.settle(error, kind, { index }, detail, route, log)
     }
     const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
@@ -326,7 +326,7 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)
     if (index === undefined) return keysConfirmed(catalog, error, detail) ? { found: { keysConfirmed: true }, confirmed: true } : undefined
-    if (!indexMatchesDetail(index, detail)) return undefined
+    if (!onTable(index, error) || !indexMatchesDetail(index, detail)) return undefined
     return { found: { index }, confirmed: detail !== undefined }
   }
   // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
@@ -335,6 +335,11 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (constraint === undefined) return undefined
   const matches = kind === 'foreignKey' ? foreignKeyMatchesDetail(error, constraint, detail) : undefined
   return matches === false ? undefined : { found: { constraint }, confirmed: matches === true }
+}
+
+/** Whether the index is on the table the error names (when it names one): a table renamed since the read is not. */
+function onTable (index: UniqueIndex, error: PgErrorFields): boolean {
+  return error.table === undefined || error.table === index.table
 }
 
 /** A name Citus shortened to give its shards theirs: the start of the name, `_`, 8 hex digits of a hash. */

@@ -198,3 +198,25 @@ t.test('a table made after start-up whose names end in _<digits>, like a Citus s
     t.match((await app.inject({ method: 'POST', url: '/' })).json(), { statusCode: 409, fields: ['c'], constraint: 'uq_c_7', table: 't_7' }, time)
   }
 })
+
+t.test('renames keep the OIDs the catalog version counts: a constraint, table or column renamed after start-up is read again at its first conflict', async (t) => {
+  await db.exec('CREATE TABLE acct (id int PRIMARY KEY, email text CONSTRAINT acct_email_key UNIQUE); INSERT INTO acct VALUES (1, \'a\')')
+  let queries = 0
+  const counted = { query: async (text: string, values?: unknown[]) => { queries++; return await db.pool.query(text, values) } }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: counted, catalog: { schemas: [db.schema], minRefreshInterval: 0 }, expose: { constraint: true } })
+  let table = 'acct'
+  app.post('/', async () => await db.pool.query(`INSERT INTO ${table} VALUES (2, 'a')`))
+  await app.ready()
+  const answer = async (): Promise<Record<string, unknown>> => (await app.inject({ method: 'POST', url: '/' })).json()
+  await db.exec('ALTER TABLE acct RENAME CONSTRAINT acct_email_key TO acct_mail_key')
+  t.match(await answer(), { fields: ['email'], constraint: 'acct_mail_key', table: 'acct' }, 'a constraint renamed')
+  await db.exec('ALTER TABLE acct RENAME TO accounts_renamed')
+  table = 'accounts_renamed'
+  t.match(await answer(), { fields: ['email'], constraint: 'acct_mail_key', table: 'accounts_renamed' }, 'its table renamed')
+  await db.exec('ALTER TABLE accounts_renamed RENAME COLUMN email TO mail')
+  t.match(await answer(), { fields: ['mail'], constraint: 'acct_mail_key', table: 'accounts_renamed' }, 'its column renamed')
+  queries = 0
+  t.match(await answer(), { fields: ['mail'] })
+  t.equal(queries, 0, 'then the steady state again: no query')
+})

@@ -10,8 +10,9 @@ import { valuesStartFor } from '../../src/core/detail.js'
 import { ConflictEngine, type Log } from '../../src/engine/engine.js'
 import { CATALOG_VERSION_SQL } from '../../src/catalog/catalog.js'
 import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
-import { buildApp } from '../helpers/app.js'
-import { testDatabase } from '../helpers/db.js'
+import postgres from 'postgres'
+import { buildApp, WARN } from '../helpers/app.js'
+import { databaseUrl, testDatabase } from '../helpers/db.js'
 import { pgDatabaseError } from '../helpers/driver-errors.js'
 
 const db = await testDatabase(t, 'core')
@@ -219,4 +220,15 @@ t.test('renames keep the OIDs the catalog version counts: a constraint, table or
   queries = 0
   t.match(await answer(), { fields: ['mail'] })
   t.equal(queries, 0, 'then the steady state again: no query')
+})
+
+t.test('a pool that answers otherwise than node-postgres (a postgres.js adapter): the catalog read fails, said, and DETAIL answers', async (t) => {
+  const sql = postgres(databaseUrl(), { max: 1, connection: { search_path: db.schema }, onnotice: () => {} })
+  t.teardown(async () => { await sql.end() })
+  const adapter = { query: async (text: string, values?: unknown[]) => ({ rows: await sql.unsafe(text, (values ?? []) as never[]) }) }
+  const { app, logs } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: adapter, catalog: { schemas: [db.schema] } })
+  app.post('/', async () => await db.pool.query(DUPLICATE))
+  t.match((await app.inject({ method: 'POST', url: '/' })).json(), { statusCode: 409, fields: ['email'] }, 'not an empty catalog that knows no name')
+  t.match(logs.filter((l) => l.level === WARN).map((l) => JSON.stringify(l.err)), [/did not answer as node-postgres does/])
 })

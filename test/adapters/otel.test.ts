@@ -1,7 +1,8 @@
 // OpenTelemetry with the real libraries: @fastify/otel makes the request's span, the SDK's
 // in-memory exporters keep what the plugin reports. The span of a request the plugin answers
 // carries the SQLSTATE, error.type and the constraint; answers, retries, recoveries and give-ups
-// are metrics; `counters()` counts as before. Without @opentelemetry/api (made unresolvable in a
+// are metrics; `counters()` counts as before. The Express middleware reports its answers on the
+// active span and in the same metric. Without @opentelemetry/api (made unresolvable in a
 // child process, ESM and CommonJS builds), nothing is loaded and the answers are the same.
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
@@ -16,10 +17,13 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import type { FastifyInstance } from 'fastify'
+import express from 'express'
 import fastifyPgConflict from '../../src/index.js'
+import { pgConflict } from '../../src/adapters/express.js'
 import { loadTelemetry } from '../../src/adapters/otel.js'
 import { buildApp } from '../helpers/app.js'
 import { databaseUrl, testDatabase } from '../helpers/db.js'
+import { listen, request } from '../helpers/express.js'
 
 const db = await testDatabase(t, 'otel')
 await db.exec(`
@@ -165,9 +169,53 @@ t.test('telemetry: false leaves OpenTelemetry alone', async (t) => {
   t.same(app.pgConflict.counters(), { users_email_key: { retried: 1, recovered: 0, gaveUp: 1 } }, 'counters() still counts')
 })
 
-t.test('the option is checked at registration', async (t) => {
+t.test('Express: the span active in the error middleware gets the same attributes; answers are counted', async (t) => {
+  const collect = meterFor(t)
+  const tracer = trace.getTracer('test')
+  const app = express()
+  // As the HTTP instrumentation does: each request runs in a span of its own, made active.
+  app.use((req, res, next) => {
+    tracer.startActiveSpan(`${req.method} ${req.path}`, (span) => {
+      res.on('finish', () => { span.end() })
+      next()
+    })
+  })
+  app.post('/users', async () => { await db.pool.query(DUPLICATE) })
+  app.post('/things', async () => { await db.pool.query('INSERT INTO things DEFAULT VALUES') })
+  const middleware = pgConflict({ pool: db.pool, catalog: { schemas: [db.schema] } })
+  await middleware.ready()
+  app.use(middleware)
+  const url = await listen(t, app)
+  const response = await request(`${url}/users`)
+  t.equal(response.status, 409)
+  t.same(response.json, { statusCode: 409, code: 'PG_UNIQUE_VIOLATION', error: 'Conflict', message: 'A record with this email already exists.', fields: ['email'] })
+  t.equal((await request(`${url}/things`)).status, 500, 'a sequence behind its table: passed on as a 500')
+  const byName = Object.fromEntries(spans.getFinishedSpans().map((span) => [span.name, ours(span.attributes)]))
+  t.same(byName['POST /users'], { 'db.response.status_code': '23505', 'error.type': '23505', 'pg_conflict.constraint': 'users_email_key', 'pg_conflict.kind': 'unique' })
+  t.same(byName['POST /things'], { 'db.response.status_code': '23505', 'error.type': '23505', 'pg_conflict.constraint': 'things_pkey', 'pg_conflict.kind': 'unique' })
+  t.same((await collect())['pg_conflict.answers'], [
+    { attributes: { 'pg_conflict.kind': 'unique', 'db.response.status_code': '23505', 'pg_conflict.constraint': 'users_email_key', 'http.response.status_code': 409 }, value: 1 },
+    { attributes: { 'pg_conflict.kind': 'unique', 'db.response.status_code': '23505', 'pg_conflict.constraint': 'things_pkey', 'http.response.status_code': 500 }, value: 1 }
+  ])
+})
+
+t.test('Express: telemetry: false leaves OpenTelemetry alone', async (t) => {
+  const collect = meterFor(t)
+  const app = express()
+  app.use((_req, res, next) => { trace.getTracer('test').startActiveSpan('request', (span) => { res.on('finish', () => { span.end() }); next() }) })
+  app.post('/users', async () => { await db.pool.query(DUPLICATE) })
+  const middleware = pgConflict({ pool: db.pool, catalog: { schemas: [db.schema] }, telemetry: false })
+  await middleware.ready()
+  app.use(middleware)
+  t.equal((await request(`${await listen(t, app)}/users`)).status, 409)
+  t.same(spans.getFinishedSpans().map((span) => ours(span.attributes)), [{}], 'no attributes')
+  t.same(await collect(), {}, 'no metrics')
+})
+
+t.test('the option is checked at registration (Fastify) or when the middleware is made (Express)', async (t) => {
   const { app } = buildApp(t)
   await t.rejects(async () => { await app.register(fastifyPgConflict, { telemetry: 'yes' as unknown as boolean }) }, { code: 'PG_CONFLICT_INVALID_OPTION', message: /options\.telemetry must be true or false/ })
+  t.throws(() => pgConflict({ telemetry: 1 as unknown as boolean }), { code: 'PG_CONFLICT_INVALID_OPTION', message: /options\.telemetry must be true or false/ }, 'Express: the same')
 })
 
 t.test('loading the API: absent is silence; there but broken is a warning; either way no telemetry', async (t) => {

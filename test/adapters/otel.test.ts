@@ -308,6 +308,47 @@ t.test('without @opentelemetry/api: nothing loaded, the same answers (ESM and Co
   }
 })
 
+/** With the package: each build's plugin in turn, counting into one meter provider of the script's. */
+const PRESENT = `
+import { createRequire } from 'node:module'
+const require = createRequire(process.env.REPO + '/package.json')
+const Fastify = require('fastify')
+const pg = require('pg')
+const { metrics } = require('@opentelemetry/api')
+const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics')
+const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3600000 })
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }))
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, options: '-c search_path=' + process.env.SCHEMA })
+const results = []
+for (const [build, plugin] of [['esm', (await import(process.env.REPO + '/dist/esm/index.js')).default], ['cjs', require(process.env.REPO + '/index.cjs')]]) {
+  const app = Fastify()
+  await app.register(plugin, { pool, catalog: { schemas: [process.env.SCHEMA] } })
+  app.post('/users', async () => { await pool.query("INSERT INTO users (email) VALUES ('ada@example.com')") })
+  const response = await app.inject({ method: 'POST', url: '/users' })
+  await reader.forceFlush()
+  const answers = exporter.getMetrics().at(-1).scopeMetrics.flatMap((scope) => scope.metrics).find((metric) => metric.descriptor.name === 'pg_conflict.answers')
+  results.push({ build, status: response.statusCode, answers: answers.dataPoints.map((point) => point.value) })
+  await app.close()
+}
+await pool.end()
+console.log(JSON.stringify(results))
+`
+
+t.test('with @opentelemetry/api, the ESM and CommonJS builds both load it and count', {
+  skip: built ? false : 'dist/ is not built: `npm test` builds it first (npm run build)'
+}, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fpc-otel-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'present.mjs'), PRESENT)
+  const run = await node([join(dir, 'present.mjs')], { REPO: repo, DATABASE_URL: databaseUrl(), SCHEMA: db.schema })
+  t.equal(run.code, 0, run.stderr)
+  t.same(JSON.parse(run.stdout), [
+    { build: 'esm', status: 409, answers: [1] },
+    { build: 'cjs', status: 409, answers: [2] }
+  ], 'one answer each, into the one counter (the API is one, however it is loaded)')
+})
+
 interface Run { code: number | null, stdout: string, stderr: string }
 
 async function node (args: string[], env: Record<string, string>): Promise<Run> {

@@ -193,7 +193,7 @@ const EXPORTS: Record<string, string[]> = {
   [NAME]: [
     'ConflictCounters', 'FailedTransactionError', 'InvalidOptionError', 'RolledBackError',
     'checkSequence', 'conflictResponseSchema', 'default', 'errorBodySchema', 'fastifyPgConflict', 'findPgError',
-    'isConflictError', 'isIntegrityError', 'keepConnections', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
+    'isConflictError', 'isIntegrityError', 'keepConnections', 'prismaFieldNames', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
     'resetSequences', 'snakeToCamel', 'withTransaction'
   ],
   [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict']

@@ -5,6 +5,8 @@
 // gives the columns, prismaFieldNames their fields. The same column name (`user_name`) is
 // another field in each table.
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import fastifyPgConflict, { InvalidOptionError, prismaFieldNames } from '../../src/index.js'
 import { buildApp } from '../helpers/app.js'
@@ -16,6 +18,13 @@ const SCHEMA = `
 generator client {
   provider = "prisma-client-js"
   output   = "./client"
+}
+
+// Prisma 7's default generator, which writes TypeScript (not loaded here: the test runner does not
+// compile it under node_modules) and exports no Prisma.dmmf.
+generator ts {
+  provider = "prisma-client"
+  output   = "./ts-client"
 }
 
 datasource db {
@@ -65,7 +74,8 @@ interface Client {
 
 const db = await testDatabase(t, 'prisma_fields')
 await db.exec(TABLES)
-const { Prisma, PrismaClient } = await generatePrismaClient(t, 'fields', SCHEMA) as Generated
+const generated = await generatePrismaClient(t, 'fields', SCHEMA)
+const { Prisma, PrismaClient } = generated.client as Generated
 // Prisma and the plugin share one pg.Pool (the adapter leaves a pool it was given open).
 const prisma = new PrismaClient({ adapter: new PrismaPg(db.pool, { schema: db.schema }) })
 t.teardown(() => prisma.$disconnect())
@@ -85,6 +95,18 @@ t.test("the field names come from the generated client's data model, whichever w
     t.same([fieldName('author', 'posts'), fieldName('posts', 'accounts')], ['author', 'posts'], `${what}: a relation field is no column`)
     t.same([fieldName('user_name', 'audit_log'), fieldName('nickname', 'accounts')], ['user_name', 'nickname'], `${what}: a table or column Prisma does not know keeps its name`)
   }
+})
+
+t.test("the prisma-client generator's client keeps the same data model, where prismaFieldNames reads it", async (t) => {
+  // Its client class is getPrismaClient(config) of @prisma/client/runtime/client, as prisma-client-js's
+  // is: the instance keeps config.runtimeDataModel as _runtimeDataModel.
+  const source = await readFile(join(generated.dir, 'ts-client', 'internal', 'class.ts'), 'utf8')
+  t.match(source, /return runtime\.getPrismaClient\(config\)/, 'the class is made by the runtime shared with prisma-client-js')
+  const json = /config\.runtimeDataModel = JSON\.parse\(("(?:[^"\\]|\\.)*")\)/.exec(source)?.[1]
+  t.ok(json, 'from its runtimeDataModel')
+  t.same(JSON.parse(JSON.parse(json ?? '""') as string), (prisma as unknown as { _runtimeDataModel: unknown })._runtimeDataModel,
+    "which is the data model the prisma-client-js client keeps")
+  t.notMatch(await readFile(join(generated.dir, 'ts-client', 'client.ts'), 'utf8'), /\bdmmf\b/, 'and it exports no dmmf: the client is what to pass')
 })
 
 t.test('what is not a Prisma data model is refused at once', async (t) => {

@@ -12,9 +12,9 @@ const require = createRequire(import.meta.url)
 /**
  * Runs `prisma generate` on `schema` (whose generator must write to `./client`) into a directory
  * of this run's own under node_modules/.cache (git-ignored), removed when `t` ends, and loads the
- * generated module.
+ * generated module. `dir` is where the schema and what its generators wrote are.
  */
-export async function generatePrismaClient (t: Test, name: string, schema: string): Promise<unknown> {
+export async function generatePrismaClient (t: Test, name: string, schema: string): Promise<{ client: unknown, dir: string }> {
   const dir = fileURLToPath(new URL(`../../node_modules/.cache/fastify-pg-conflict/prisma-${name}-${process.pid}/`, import.meta.url))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await mkdir(dir, { recursive: true })
@@ -29,5 +29,5 @@ export async function generatePrismaClient (t: Test, name: string, schema: strin
     env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: standIn, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
     timeout: 60_000
   })
-  return require(join(dir, 'client', 'index.js'))
+  return { client: require(join(dir, 'client', 'index.js')), dir }
 }

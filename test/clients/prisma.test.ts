@@ -56,7 +56,7 @@ interface GeneratedClient {
 type PrismaClientClass = new (options: { adapter: PrismaPg }) => GeneratedClient
 
 const db = await clientDatabase(t, 'prisma')
-const { PrismaClient } = await generatePrismaClient(t, 'clients', SCHEMA) as { PrismaClient: PrismaClientClass }
+const { PrismaClient } = (await generatePrismaClient(t, 'clients', SCHEMA)).client as { PrismaClient: PrismaClientClass }
 // The adapter's `schema` puts the test file's schema on the search_path.
 const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl(), max: 2 }, { schema: db.schema }) })
 t.teardown(() => prisma.$disconnect())

@@ -8,6 +8,7 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
+import { DriverAdapterError } from '@prisma/driver-adapter-utils'
 import fastifyPgConflict, { InvalidOptionError, prismaFieldNames } from '../../src/index.js'
 import { buildApp } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
@@ -158,6 +159,30 @@ t.test("through a Fastify app: the 409's fields are Prisma's field names", async
   t.match(missing.json(), { code: 'PG_FOREIGN_KEY_VIOLATION', fields: ['authorId'] }, 'a post of no account: its foreign key, by the constraint name alone, is the field authorId')
   const created = await app.inject({ method: 'POST', url: '/posts', payload: { authorId: 1, authorName: 'Ada Lovelace' } })
   t.equal(created.statusCode, 201, 'another post is inserted')
+})
+
+t.test('without a pool (no catalog) the index name tells no column: no fields, still a 409', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false, fieldName: prismaFieldNames(prisma) })
+  app.post('/posts', async () => { await prisma.post.create({ data: { authorId: 1, authorName: 'Ada L.' } }) })
+  await app.ready()
+  const response = await app.inject({ method: 'POST', url: '/posts' })
+  t.equal(response.statusCode, 409)
+  t.same(response.json().fields, [])
+})
+
+// The adapter passes on DETAIL's columns (constraint.fields) only when PostgreSQL named no
+// constraint, which no table here can make happen: the summary is built as mapDriverError in
+// @prisma/adapter-pg (dist/index.mjs, 7.10.1) builds it.
+t.test("Prisma's summary naming the columns: mapped on its table", async (t) => {
+  const summary = { originalCode: '23505', originalMessage: 'duplicate key value violates unique constraint', kind: 'UniqueConstraintViolation', constraint: { fields: ['author_id', 'user_name'] }, table: 'posts' }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false, fieldName: prismaFieldNames(Prisma.dmmf) })
+  app.post('/posts', async () => {
+    throw Object.assign(new Error('Unique constraint failed'), { code: 'P2002', meta: { driverAdapterError: new DriverAdapterError(summary as never), modelName: 'Post' } })
+  })
+  await app.ready()
+  t.same((await app.inject({ method: 'POST', url: '/posts' })).json().fields, ['authorId', 'authorName'])
 })
 
 t.test("Prisma's error names the index and the table, and the model, but no column", async (t) => {

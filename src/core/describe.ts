@@ -179,7 +179,8 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
  * referring to one that does not exist. Both name the referencing table; DETAIL tells them apart:
  * in English by its words, in any language by its key columns (the referenced table's for the
  * first, the referencing table's for the second) when the catalog says which are which, or by the
- * table it names last. Undecided, it is taken for a missing referenced row.
+ * table it names last; without DETAIL, by the tables the message names. Undecided, it is taken for
+ * a missing referenced row.
  */
 export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyScan | undefined): boolean {
   const text = error.detail
@@ -201,6 +202,12 @@ export function isStillReferenced (error: PgErrorFields, constraint: TableConstr
     const ownNamed = namesWord(text, constraint.table)
     const theirsNamed = namesWord(text, references.table)
     if (ownNamed !== theirsNamed) return ownNamed
+  }
+  // No DETAIL at all (Prisma's adapter drops it): the message names the referenced table only for
+  // a row still referenced ('update or delete on table "orgs" violates foreign key constraint … on
+  // table "projects"'), in every language. The constraint's name, also in it, is left out.
+  if (text === undefined && references.table !== constraint.table) {
+    return namesWord(error.constraint === undefined ? error.message : error.message.split(error.constraint).join(' '), references.table)
   }
   return false
 }

@@ -67,7 +67,10 @@ interface Generated {
   PrismaClient: new (options: { adapter: PrismaPg }) => Client
 }
 interface Client {
-  account: { create: (args: { data: { handle: string, email: string } }) => Promise<unknown> }
+  account: {
+    create: (args: { data: { handle: string, email: string } }) => Promise<unknown>
+    delete: (args: { where: { id: number } }) => Promise<unknown>
+  }
   post: { create: (args: { data: { authorId: number, authorName: string } }) => Promise<unknown> }
   $extends: (extension: object) => object
   $disconnect: () => Promise<void>
@@ -141,6 +144,10 @@ t.test("through a Fastify app: the 409's fields are Prisma's field names", async
     await prisma.post.create({ data: request.body })
     return reply.code(201).send({ ok: true })
   })
+  app.delete<{ Params: { id: string } }>('/accounts/:id', async (request, reply) => {
+    await prisma.account.delete({ where: { id: Number(request.params.id) } })
+    return reply.code(204).send()
+  })
   await app.ready()
 
   for (const [url, payload, fields] of [
@@ -157,6 +164,10 @@ t.test("through a Fastify app: the 409's fields are Prisma's field names", async
 
   const missing = await app.inject({ method: 'POST', url: '/posts', payload: { authorId: 999, authorName: 'Nobody' } })
   t.match(missing.json(), { code: 'PG_FOREIGN_KEY_VIOLATION', fields: ['authorId'] }, 'a post of no account: its foreign key, by the constraint name alone, is the field authorId')
+  // Prisma drops DETAIL, which tells this from a missing row; its message names the referenced table.
+  const referenced = await app.inject({ method: 'DELETE', url: '/accounts/1' })
+  t.equal(referenced.statusCode, 409)
+  t.match(referenced.json(), { code: 'PG_STILL_REFERENCED', fields: ['id'] }, 'an account still referenced: the referenced key, on accounts, is the field id')
   const created = await app.inject({ method: 'POST', url: '/posts', payload: { authorId: 1, authorName: 'Ada Lovelace' } })
   t.equal(created.statusCode, 201, 'another post is inserted')
 })

@@ -48,6 +48,12 @@ model Post {
   @@unique([authorId, authorName], map: "posts_author_id_user_name_key")
   @@map("posts")
 }
+
+// No @@map: its table is the model's name.
+model Tag {
+  id    Int    @id
+  label String @map("tag_label")
+}
 `
 
 // What \`prisma migrate\` makes of SCHEMA (its unique constraints are unique indexes).
@@ -94,6 +100,7 @@ t.test("the field names come from the generated client's data model, whichever w
     const fieldName = prismaFieldNames(source)
     t.same([fieldName('user_name', 'accounts'), fieldName('email_address', 'accounts'), fieldName('id', 'accounts')], ['handle', 'email', 'id'], `${what}: accounts`)
     t.same([fieldName('author_id', 'posts'), fieldName('user_name', 'posts')], ['authorId', 'authorName'], `${what}: posts, whose user_name is another field`)
+    t.equal(fieldName('tag_label', 'Tag'), 'label', `${what}: a model without @@map is the table of its name`)
     t.equal(fieldName('email_address'), 'email', `${what}: without the table, a column every model names alike`)
     t.equal(fieldName('user_name'), 'user_name', `${what}: but not one the models name differently`)
     t.same([fieldName('author', 'posts'), fieldName('posts', 'accounts')], ['author', 'posts'], `${what}: a relation field is no column`)
@@ -123,7 +130,12 @@ t.test('what is not a Prisma data model is refused at once', async (t) => {
     ['a model whose dbName is not a string', { models: { User: { dbName: 7, fields: [] } } }],
     ['a model that is not an object', { models: { User: 'users' } }],
     ['a field that is not an object', { models: { User: { fields: ['id'] } } }],
-    ['a models array', { models: [] }]
+    ['a models array', { models: [] }],
+    ['null models', { models: null }],
+    ['a null model', { models: { User: null } }],
+    ['a null field', { models: { User: { fields: [null] } } }],
+    ['a field whose dbName is not a string', { models: { User: { fields: [{ name: 'id', dbName: 1 }] } } }],
+    ['a string', 'Prisma.dmmf']
   ] as const) {
     t.throws(() => prismaFieldNames(source as object), InvalidOptionError, what)
   }
@@ -163,6 +175,7 @@ t.test("through a Fastify app: the 409's fields are Prisma's field names", async
   }
 
   const missing = await app.inject({ method: 'POST', url: '/posts', payload: { authorId: 999, authorName: 'Nobody' } })
+  t.equal(missing.statusCode, 422)
   t.match(missing.json(), { code: 'PG_FOREIGN_KEY_VIOLATION', fields: ['authorId'] }, 'a post of no account: its foreign key, by the constraint name alone, is the field authorId')
   // Prisma drops DETAIL, which tells this from a missing row; its message names the referenced table.
   const referenced = await app.inject({ method: 'DELETE', url: '/accounts/1' })

@@ -633,6 +633,9 @@ t.test('the side of a foreign key is read in any language, table names quoted ho
   t.equal(isStillReferenced({ ...noDetail, constraint: 'fk-accounts', message: 'insert or update on table "members" violates foreign key constraint "fk-accounts"' }, constraint, undefined), false,
     'the referenced table inside the constraint name does not count')
   t.equal(isStillReferenced({ ...noDetail, constraint: undefined, message: deleted }, constraint, undefined), true, 'nor does a missing constraint name get in the way')
+  const selfReferencing: TableConstraint = { ...constraint, references: { schema: 's', table: 'members', columns: ['id'] } }
+  t.equal(isStillReferenced({ ...noDetail, message: 'update or delete on table "members" violates foreign key constraint "members_org_id_fkey" on table "members"' }, selfReferencing, undefined), false,
+    'a self-referencing key, without DETAIL: undecided, taken for a missing row')
 
   // Key columns that differ between the sides (projects.org_id → orgs.id): DETAIL's key tells, in any language.
   const projects: TableConstraint = { ...constraint, table: 'projects', columns: ['org_id'], references: { schema: 's', table: 'orgs', columns: ['id'] } }

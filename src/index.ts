@@ -43,6 +43,9 @@ export {
   type SequenceRepair, type SequenceReset, type RepairOptions, type ResetOptions
 } from './sequences/sequences.js'
 
+// Field names: `fieldName`s for the common cases.
+export { prismaFieldNames } from './core/prisma-fields.js'
+
 /** `org_id` → `orgId`: a `fieldName` for APIs in camelCase over snake_case tables. */
 export function snakeToCamel (column: string): string {
   return column.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase())

@@ -35,8 +35,8 @@ export interface PgConflictExpressOptions extends ConflictSettings {
   catalog?: false | CatalogOptions
   /** Settings per constraint name, prefix, suffix or pattern. */
   constraints?: ConstraintRule[]
-  /** Column name to API field name (e.g. `snakeToCamel`). Default: the column name. */
-  fieldName?: (column: string) => string
+  /** Column name to API field name (`snakeToCamel`, `prismaFieldNames(…)`); `table` is the column's, when known. Default: the column name. */
+  fieldName?: (column: string, table?: string) => string
   /** Which integrity errors are answered, and how (status, message, Problem Details type). Default: all. */
   errors?: ErrorKinds
   /** The body: `fastify` (default), `problem` (RFC 9457 Problem Details), or `(parts, req) => body`. */
@@ -76,7 +76,7 @@ export interface PgConflictExpressOptions extends ConflictSettings {
 /** A route's (or a router's) own settings, over the middleware's: `conflictConfig({ … })`. */
 export interface ConflictRouteConfig extends ConflictSettings {
   constraints?: ConstraintRule[]
-  fieldName?: (column: string) => string
+  fieldName?: (column: string, table?: string) => string
   errors?: ErrorKinds
   format?: ResponseFormat<Request>
 }

@@ -364,10 +364,10 @@ function keysConfirmed (catalog: IndexCatalog, error: PgErrorFields, detail: Key
  * The application's `fieldName`, made safe: a throw or a result that is not a non-empty string
  * keeps the column name, and is logged as the bug it is. The answer stays the same kind.
  */
-function guardFieldName (fieldName: (column: string) => string, log: Log): (column: string) => string {
-  return (column) => {
+function guardFieldName (fieldName: (column: string, table?: string) => string, log: Log): (column: string, table?: string) => string {
+  return (column, table) => {
     try {
-      const field: unknown = fieldName(column)
+      const field: unknown = fieldName(column, table)
       if (typeof field === 'string' && field !== '') return field
       log.error(`fastify-pg-conflict: fieldName("${column}") returned ${typeof field === 'string' ? 'an empty string' : typeof field}, not a field name; the column name is used`)
     } catch (err) {

@@ -14,8 +14,8 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   pool?: Queryable
   /** Settings per constraint name, prefix, suffix or pattern. */
   constraints?: ConstraintRule[]
-  /** Column name to API field name (e.g. `snakeToCamel`). Default: the column name. */
-  fieldName?: (column: string) => string
+  /** Column name to API field name (`snakeToCamel`, `prismaFieldNames(…)`); `table` is the column's, when known. Default: the column name. */
+  fieldName?: (column: string, table?: string) => string
   /** The catalog cache; `false` to never read the catalog. */
   catalog?: false | CatalogOptions
   /** Called for every route's conflicts before the 409 (after the route's own hook). */
@@ -77,7 +77,7 @@ export interface CatalogOptions {
 /** Per-route settings: `config: { conflict: { … } }`, or `conflict: false` to leave the route's errors alone. */
 export interface RouteConflictConfig extends ConflictSettings {
   constraints?: ConstraintRule[]
-  fieldName?: (column: string) => string
+  fieldName?: (column: string, table?: string) => string
   /** Run the handler again when it fails on a unique violation (on `constraints`, or any). */
   retry?: true | RouteRetryOptions
   /** Called for this route's conflicts before the 409, before the plugin-wide hook. */

@@ -485,7 +485,8 @@ t.test("a message or fieldName of the application's that throws or returns a non
     ['fieldName throws', { fieldName: () => { throw new Error('bug') } }, { message: 'A record with this email already exists.', fields: ['email'] }],
     ['fieldName returns undefined', { fieldName: () => undefined }, { fields: ['email'] }],
     ['fieldName returns an empty string', { fieldName: () => '' }, { fields: ['email'] }],
-    ['fieldName gets only the column', { fieldName: (...args: unknown[]) => `${args.length}` }, { fields: ['1'] }]
+    // The column and its table, nothing more (not a map callback's index and array).
+    ['fieldName gets the column and its table', { fieldName: (...args: unknown[]) => args.join(' ') }, { fields: ['email users'] }]
   ]
   for (const [name, options, expected] of cases) {
     const { app, logs } = buildApp(t)
@@ -494,7 +495,7 @@ t.test("a message or fieldName of the application's that throws or returns a non
     const response = await app.inject({ method: 'POST', url: '/users' })
     t.equal(response.statusCode, 409, `${name}: 409`)
     t.match(response.json(), expected, `${name}: the body`)
-    if (name !== 'fieldName gets only the column') {
+    if (name !== 'fieldName gets the column and its table') {
       t.ok(logs.some((line) => line.level === 50 && line.msg.startsWith('fastify-pg-conflict:')), `${name}: logged as an error`)
     }
   }

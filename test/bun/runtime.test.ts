@@ -64,7 +64,7 @@ async function underBun (path: string): Promise<void> {
     t.match(answers.check, { status: 422, body: { code: 'PG_CHECK_VIOLATION', fields: ['name'] } })
     t.match(answers.exclusion, { status: 409, body: { code: 'PG_EXCLUSION_VIOLATION', fields: ['during'] } })
     t.match(answers.serialization, { status: 503, body: { code: 'PG_SERIALIZATION_FAILURE' } })
-    t.same(answers.retried, { status: 201, body: { attempts: 2 } }, 'a route retry after a Bun.SQL unique violation')
+    t.same(answers.retried, { status: 201, body: { attempts: 2 } }, 'a route retry after a Bun.SQL unique violation in sql.begin')
     t.match(answers.forged, { status: 500, body: { code: 'ERR_POSTGRES_SERVER_ERROR', message: 'upstream failed' } }, "Bun's fields on another error: not believed")
     t.match(seen.withTransactionOnBunSql, { code: 'PG_CONFLICT_INVALID_OPTION' }, 'withTransaction refuses a Bun.SQL (docs/bun.md: sql.begin)')
   })

@@ -47,6 +47,15 @@ t.test('what Bun.SQL did not raise from the server is not believed', async (t) =
       Object.assign(new (class PostgresError extends Error {})('x'), { code: 'ERR_POSTGRES_SERVER_ERROR', errno: '23505', severity: 'ERROR' })],
     ['Bun\'s code inherited, not its own', Object.assign(Object.create(Object.assign(Object.create(PostgresError.prototype), { code: 'ERR_POSTGRES_SERVER_ERROR' })), { errno: '23505', severity: 'ERROR' })]
   ]
+  const bunFields = { code: 'ERR_POSTGRES_SERVER_ERROR', errno: '23505', severity: 'ERROR' }
+  class Orphan {}
+  Object.defineProperty(Orphan, 'name', { value: 'PostgresError' })
+  Object.setPrototypeOf(Orphan.prototype, null)
+  cases.push(['a PostgresError class with nothing above it', Object.assign(new Orphan(), bunFields)])
+  class Between extends Error {}
+  Object.defineProperty(Between, 'name', { value: 'PostgresError' })
+  Object.setPrototypeOf(Between.prototype, Object.create(SQLError.prototype)) // a parent prototype owning no constructor
+  cases.push(['a PostgresError class whose parent prototype has no constructor of its own', Object.assign(new Between('x'), bunFields)])
   for (const [name, value] of cases) t.equal(findPgError(value), undefined, `not believed: ${name}`)
   t.ok(findPgError(notBun({ code: 'ERR_POSTGRES_SERVER_ERROR', errno: '23505', severity: 'ERROR' })), '(the same layout on a PostgresError extending a SQLError is)')
 })

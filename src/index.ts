@@ -23,8 +23,9 @@ export {
 } from './core/respond.js'
 export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './core/schemas.js'
 
-// Connections: a conflict through pool.query() keeps its connection.
+// Connections: a conflict through pool.query() keeps its connection; Bun.SQL (or postgres.js) as the plugin's pool.
 export { keepConnections } from './connections/pool.js'
+export { sqlPool, type UnsafeSql } from './adapters/sql-pool.js'
 
 // Races: route retries, onConflict hooks, withTransaction.
 export type { OnConflict } from './races/route-retry.js'

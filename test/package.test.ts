@@ -194,7 +194,7 @@ const EXPORTS: Record<string, string[]> = {
     'ConflictCounters', 'FailedTransactionError', 'InvalidOptionError', 'RolledBackError',
     'checkSequence', 'conflictResponseSchema', 'default', 'errorBodySchema', 'fastifyPgConflict', 'findPgError',
     'isConflictError', 'isIntegrityError', 'keepConnections', 'prismaFieldNames', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
-    'resetSequences', 'snakeToCamel', 'withTransaction'
+    'resetSequences', 'snakeToCamel', 'sqlPool', 'withTransaction'
   ],
   [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict']
 }

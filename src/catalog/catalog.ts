@@ -72,7 +72,7 @@ export async function queryWithoutJit (db: Queryable, sql: string, schemas: read
   // A pool that is not node-postgres's may answer otherwise (postgres.js: one array of results):
   // a failed read, said, rather than a catalog of nothing that would take every name for unknown.
   if (!Array.isArray(rows) || !rows.every(isRow)) {
-    throw new TypeError('the pool\'s query() did not answer as node-postgres does (several statements in one string give an array of results, each with rows of objects), so the catalog cannot be read through it: pass a pg.Pool as `pool`')
+    throw new TypeError('the pool\'s query() did not answer as node-postgres does (several statements in one string give an array of results, each with rows of objects), so the catalog cannot be read through it: pass a pg.Pool as `pool`, or sqlPool(sql) for Bun.SQL or postgres.js')
   }
   return rows
 }

@@ -23,13 +23,14 @@ export {
 } from './core/respond.js'
 export { conflictResponseSchema, problemResponseSchema, errorBodySchema, problemBodySchema, type BodySchemaOptions } from './core/schemas.js'
 
-// Connections: a conflict through pool.query() keeps its connection.
+// Connections: a conflict through pool.query() keeps its connection; Bun.SQL (or postgres.js) as the plugin's pool.
 export { keepConnections } from './connections/pool.js'
+export { sqlPool, type UnsafeSql } from './adapters/sql-pool.js'
 
 // Races: route retries, onConflict hooks, withTransaction.
 export type { OnConflict } from './races/route-retry.js'
 export type { RetryOptions } from './races/retry.js'
-export { ConflictCounters, type ConflictCount } from './races/counters.js'
+export { ConflictCounters, type ConflictCount, type RetryCounting, type RetriedKind } from './races/counters.js'
 export {
   withTransaction, RolledBackError, FailedTransactionError,
   type TransactionOptions, type TransactionClient, type PooledTransactionClient, type QueryClient, type QueryResultLike,
@@ -42,6 +43,9 @@ export {
   type SequenceTarget, type SequenceKind, type ColumnSequence, type SequenceCheck,
   type SequenceRepair, type SequenceReset, type RepairOptions, type ResetOptions
 } from './sequences/sequences.js'
+
+// Field names: `fieldName`s for the common cases.
+export { prismaFieldNames } from './core/prisma-fields.js'
 
 /** `org_id` → `orgId`: a `fieldName` for APIs in camelCase over snake_case tables. */
 export function snakeToCamel (column: string): string {

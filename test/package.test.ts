@@ -193,8 +193,8 @@ const EXPORTS: Record<string, string[]> = {
   [NAME]: [
     'ConflictCounters', 'FailedTransactionError', 'InvalidOptionError', 'RolledBackError',
     'checkSequence', 'conflictResponseSchema', 'default', 'errorBodySchema', 'fastifyPgConflict', 'findPgError',
-    'isConflictError', 'isIntegrityError', 'keepConnections', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
-    'resetSequences', 'snakeToCamel', 'withTransaction'
+    'isConflictError', 'isIntegrityError', 'keepConnections', 'prismaFieldNames', 'problemBodySchema', 'problemResponseSchema', 'repairSequence',
+    'resetSequences', 'snakeToCamel', 'sqlPool', 'withTransaction'
   ],
   [`${NAME}/express`]: ['InvalidOptionError', 'conflictConfig', 'default', 'pgConflict'],
   [`${NAME}/mercurius`]: ['default', 'pgConflictMercurius']
@@ -755,6 +755,8 @@ globalThis.pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max:
 globalThis.handler = async () => ({ ok: true })
 globalThis.userSchema = { type: 'object', properties: { email: { type: 'string' } } }
 globalThis.slug = 'snippets'
+// What Prisma.dmmf holds for a model Post (@@map("posts")) with authorId @map("author_id").
+globalThis.Prisma = { dmmf: { datamodel: { models: [{ name: 'Post', dbName: 'posts', fields: [{ name: 'authorId', dbName: 'author_id', kind: 'scalar' }] }] } } }
 
 const results = []
 for (const snippet of list) {

@@ -84,7 +84,7 @@ function internalsOf (fastify: FastifyInstance): PluginInternals {
 
 const plugin: FastifyPluginAsync<PgConflictMercuriusOptions> = async function pgConflictMercurius (fastify, options) {
   checkKeys(options, REGISTER_KEYS, 'fastify-pg-conflict/mercurius options')
-  const { engine, levelOf, deadlineOf, sequenceFault } = internalsOf(fastify)
+  const { engine, levelOf, deadlineOf, sequenceFault, answered } = internalsOf(fastify)
   const graphql = (fastify as { graphql?: { schema: SchemaLike } }).graphql
   if (graphql === undefined) fail('fastify-pg-conflict/mercurius', 'needs mercurius registered first, in this scope or a parent')
 
@@ -113,11 +113,13 @@ const plugin: FastifyPluginAsync<PgConflictMercuriusOptions> = async function pg
     if (understood === undefined) throw thrown // its refined kind (a row still referenced) is not answered here
     if (understood.fault !== undefined) {
       // The server's fault (an id sequence behind its table): as over HTTP, a 500 that names nothing, and the fix in the log.
+      answered(understood.conflict, 500)
       await sequenceFault(understood.fault, request, log, 'answered as an internal error')
       throw new GraphQLIntegrityError('Internal Server Error', { code: 'INTERNAL_SERVER_ERROR', status: 500 }, thrown)
     }
     engine.logAnswer(understood, log)
     const body = defaultBody(understood.conflict, understood.settings)
+    answered(understood.conflict, body.statusCode)
     throw new GraphQLIntegrityError(body.message, extensionsOf(body), thrown, understood.conflict)
   }
 

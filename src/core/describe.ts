@@ -32,8 +32,8 @@ export interface Conflict {
 export interface FieldNaming {
   /** Fields to report whatever the columns are. */
   fields: readonly string[] | undefined
-  /** Column name to field name. */
-  fieldName: (column: string) => string
+  /** Column name to field name; `table` is the table the columns are of, when known. */
+  fieldName: (column: string, table?: string) => string
 }
 
 /** What the catalog knows of the error's constraint. */
@@ -111,13 +111,14 @@ export function describeConflict (
   const keys = index?.definitions ?? scan?.keys ?? []
   // Without catalog or DETAIL, the columns a wrapper named (Prisma).
   const columns = index?.columns ?? (scan !== undefined ? [...new Set(keyColumnsOf(scan).flat())] : error.columns !== undefined ? [...error.columns] : [])
+  const table = index?.parent?.table ?? index?.table ?? error.table
   return {
     kind,
     constraint: index?.parent?.name ?? index?.name ?? error.constraint,
     schema: index?.parent?.schema ?? index?.schema ?? error.schema,
-    table: index?.parent?.table ?? index?.table ?? error.table,
+    table,
     columns,
-    fields: fieldsOf(columns, naming),
+    fields: fieldsOf(columns, naming, table),
     keys,
     // An exclusion violation's DETAIL shows two keys; its values are not the client's to see.
     values: kind !== 'unique'
@@ -140,13 +141,14 @@ export function describeIntegrityError (error: PgErrorFields, kind: IntegrityKin
   if (kind === 'foreignKey' || kind === 'referenced') return describeForeignKey(error, found.constraint, naming, scan ?? scanKeyDetail(error.detail, dialectOf(error)))
   const constraint = kind === 'check' ? found.constraint : undefined
   const columns = kind === 'notNull' ? (error.column === undefined ? [] : [error.column]) : constraint?.columns ?? []
+  const table = constraint?.rootTable ?? error.table
   return {
     kind,
     constraint: error.constraint,
     schema: error.schema,
-    table: constraint?.rootTable ?? error.table,
+    table,
     columns,
-    fields: fieldsOf(columns, naming),
+    fields: fieldsOf(columns, naming, table),
     keys: [],
     values: undefined,
     error
@@ -157,14 +159,15 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
   const referenced = isStillReferenced(error, constraint, detail)
   const references = constraint?.references
   const columns = (referenced ? references?.columns : constraint?.columns) ?? detailColumns(detail)
+  // The error's table is the referencing one either way; a delete was on the referenced one.
+  const table = referenced ? references?.table : constraint?.rootTable ?? error.table
   return {
     kind: referenced ? 'referenced' : 'foreignKey',
     constraint: constraint?.rootName ?? error.constraint,
     schema: referenced ? references?.schema ?? error.schema : error.schema,
-    // The error's table is the referencing one either way; a delete was on the referenced one.
-    table: referenced ? references?.table : constraint?.rootTable ?? error.table,
+    table,
     columns,
-    fields: fieldsOf(columns, naming),
+    fields: fieldsOf(columns, naming, table),
     keys: detail?.keys ?? [],
     values: undefined,
     error
@@ -176,13 +179,16 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
  * referring to one that does not exist. Both name the referencing table; DETAIL tells them apart:
  * in English by its words, in any language by its key columns (the referenced table's for the
  * first, the referencing table's for the second) when the catalog says which are which, or by the
- * table it names last. Undecided, it is taken for a missing referenced row.
+ * table it names last; without DETAIL, by the tables the message names. Undecided, it is taken for
+ * a missing referenced row.
  */
 export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyScan | undefined): boolean {
   const text = error.detail
   if (text !== undefined) {
-    if (text.includes(' is still referenced from table ')) return true
-    if (text.includes(' is not present in table ')) return false
+    // Only the end of DETAIL is the server's own words: the key's values before it are the
+    // request's, and may hold either phrase.
+    if (STILL_REFERENCED.test(text)) return true
+    if (NOT_PRESENT.test(text)) return false
   }
   const references = constraint?.references
   if (references === undefined || constraint === undefined) return false
@@ -195,11 +201,30 @@ export function isStillReferenced (error: PgErrorFields, constraint: TableConstr
   // Without the key (privileges withheld it, or a translation moved it): the DETAIL names the
   // referenced table for a missing row and the referencing one for a row still referenced.
   if (text !== undefined && references.table !== constraint.table) {
-    const ownNamed = namesWord(text, constraint.table)
-    const theirsNamed = namesWord(text, references.table)
+    const after = afterValues(text)
+    const ownNamed = namesWord(after, constraint.table)
+    const theirsNamed = namesWord(after, references.table)
     if (ownNamed !== theirsNamed) return ownNamed
   }
+  // No DETAIL at all (Prisma's adapter drops it): the message names the referenced table only for
+  // a row still referenced ('update or delete on table "orgs" violates foreign key constraint … on
+  // table "projects"'), in every language. The constraint's name, also in it, is left out.
+  if (text === undefined && references.table !== constraint.table) {
+    return namesWord(error.constraint === undefined ? error.message : error.message.split(error.constraint).join(' '), references.table)
+  }
   return false
+}
+
+/**
+ * The end of a foreign key's DETAIL in English, after the key (`Key (a)=(1) is …`) or without it
+ * (`Key is …`, when the role may not read the key's columns). The table's name is the server's.
+ */
+const STILL_REFERENCED = /(?:\)|^Key) is still referenced from table "[^"]*"\.$/
+const NOT_PRESENT = /(?:\)|^Key) is not present in table "[^"]*"\.$/
+
+/** DETAIL after the key's values (they end at its last `)`), or all of it when it shows none. */
+function afterValues (text: string): string {
+  return text.slice(text.lastIndexOf(')') + 1)
 }
 
 /** Whether `text` holds `name` as a whole word (not `orgs` in `orgs_members`). */
@@ -238,9 +263,10 @@ function sameColumns (a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((column, i) => column === b[i])
 }
 
-function fieldsOf (columns: readonly string[], naming: FieldNaming): string[] {
+/** The API fields of `columns`, which are `table`'s: each table may name its columns its own way (Prisma's `@map`). */
+function fieldsOf (columns: readonly string[], naming: FieldNaming, table: string | undefined): string[] {
   if (naming.fields !== undefined) return [...naming.fields]
   const fields = new Array<string>(columns.length)
-  for (let i = 0; i < columns.length; i++) fields[i] = naming.fieldName(columns[i] as string)
+  for (let i = 0; i < columns.length; i++) fields[i] = naming.fieldName(columns[i] as string, table)
   return fields
 }

@@ -2,7 +2,9 @@
  * Step one of the data path: is this thrown value a PostgreSQL error, under whatever wrapper?
  *
  * node-postgres throws `DatabaseError` (`code`, `detail`, `constraint`, `table`, `schema`, `column`);
- * postgres.js throws `PostgresError` (`code`, `detail`, `constraint_name`, `table_name`, …).
+ * postgres.js throws `PostgresError` (`code`, `detail`, `constraint_name`, `table_name`, …);
+ * Bun's own client (`Bun.SQL`) throws its `PostgresError` with the SQLSTATE in `errno` and
+ * `code: 'ERR_POSTGRES_SERVER_ERROR'`, the other fields under node-postgres's names.
  * Libraries wrap them and keep the original on `cause` (or `driverError`, `parent`, `original`),
  * sometimes with a copy of the fields on top. This module finds the original and gives its fields
  * under one set of names.
@@ -61,11 +63,16 @@ const MAX_PROTOTYPES = 8
  * - `pg`: node-postgres's `DatabaseError` (pg-protocol), with the own `length` and `severity`
  *   its parser sets; also MikroORM's `DriverException`, which copies every own field of that
  *   error onto itself and keeps nothing else of it.
+ * - `bun`: Bun.SQL's `PostgresError` (a subclass of its `SQLError`), with the own `code`
+ *   `ERR_POSTGRES_SERVER_ERROR` that Bun gives an error the server sent (its connection errors
+ *   have other codes and no SQLSTATE), the own `errno` holding the SQLSTATE and the own `severity`
+ *   every server error has. Told by its class and layout, as the others are: `instanceof
+ *   Bun.SQL.PostgresError` would need the Bun runtime, and proves nothing more against data.
  * - `postgres.js`: its `PostgresError`, with `severity` (or `severity_local`, all CockroachDB sends).
  * - `prisma`: `DriverAdapterError` of Prisma's driver adapters, whose `cause` is the adapter's
  *   summary of the driver's error (a plain object, believed only there).
  */
-export function madeBy (value: object): 'pg' | 'postgres.js' | 'prisma' | undefined {
+export function madeBy (value: object): 'pg' | 'postgres.js' | 'bun' | 'prisma' | undefined {
   let prototype: unknown = Object.getPrototypeOf(value)
   for (let depth = 0; depth < MAX_PROTOTYPES && typeof prototype === 'object' && prototype !== null; depth++) {
     // (hasOwn and plain reads rather than property descriptors: nothing allocated per error.)
@@ -77,6 +84,7 @@ export function madeBy (value: object): 'pg' | 'postgres.js' | 'prisma' | undefi
           if (hasPgLayout(value as Record<string, unknown>)) return 'pg'
           break
         case 'PostgresError':
+          if (hasBunLayout(value as Record<string, unknown>, prototype)) return 'bun'
           if (ownString(value as Record<string, unknown>, 'severity') || ownString(value as Record<string, unknown>, 'severity_local')) return 'postgres.js'
           break
         case 'DriverAdapterError':
@@ -93,6 +101,20 @@ const hasOwn = (value: object, key: string): boolean => Object.prototype.hasOwnP
 /** node-postgres's `DatabaseError` layout: the message's `length`, a number, and the `severity` every server error has. */
 function hasPgLayout (value: Record<string, unknown>): boolean {
   return hasOwn(value, 'length') && typeof value.length === 'number' && ownString(value, 'severity')
+}
+
+/** The code Bun.SQL gives an error the server sent (its `errno` is then the SQLSTATE). */
+const BUN_SERVER_ERROR = 'ERR_POSTGRES_SERVER_ERROR'
+
+/**
+ * Bun.SQL's `PostgresError` layout: its class extends one named `SQLError`, and the error owns
+ * `code: 'ERR_POSTGRES_SERVER_ERROR'`, the SQLSTATE in `errno` and a `severity`.
+ */
+function hasBunLayout (value: Record<string, unknown>, prototype: object): boolean {
+  const parent: unknown = Object.getPrototypeOf(prototype)
+  const constructor: unknown = typeof parent === 'object' && parent !== null && hasOwn(parent, 'constructor') ? (parent as { constructor: unknown }).constructor : undefined
+  return typeof constructor === 'function' && constructor.name === 'SQLError' &&
+    value.code === BUN_SERVER_ERROR && ownString(value, 'code') && ownString(value, 'errno') && ownString(value, 'severity')
 }
 
 function ownString (value: Record<string, unknown>, key: string): boolean {
@@ -137,7 +159,8 @@ function readSafely (value: Record<string, unknown>): PgErrorFields | undefined 
   try {
     const maker = madeBy(value)
     if (maker === undefined) return undefined
-    return maker === 'prisma' ? readPrisma(value.cause) : read(value)
+    if (maker === 'prisma') return readPrisma(value.cause)
+    return read(value, maker === 'bun' ? value.errno : value.code)
   } catch {
     return undefined
   }
@@ -151,9 +174,9 @@ function property (value: Record<string, unknown>, key: string): unknown {
   }
 }
 
-/** A driver's error: node-postgres names first, then postgres.js's. */
-function read (e: Record<string, unknown>): PgErrorFields | undefined {
-  const code = sqlstate(e.code)
+/** A driver's error, whose SQLSTATE is `sqlstateField`: node-postgres names first (Bun.SQL's are the same), then postgres.js's. */
+function read (e: Record<string, unknown>, sqlstateField: unknown): PgErrorFields | undefined {
+  const code = sqlstate(sqlstateField)
   if (code === undefined) return undefined
   const message = text(e.message) ?? ''
   // YugabyteDB (and a Citus coordinator relaying a worker's error) name a unique violation's index only in the message.

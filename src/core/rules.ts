@@ -86,7 +86,7 @@ export interface ResolvedSettings {
 /** The settings of one level as given: the plugin's (or middleware's) options, or a route's. */
 export interface LevelOptions extends ConflictSettings {
   constraints?: ConstraintRule[]
-  fieldName?: (column: string) => string
+  fieldName?: (column: string, table?: string) => string
   errors?: ErrorKinds
 }
 
@@ -95,7 +95,7 @@ export interface Level {
   rules: RuleSet
   settings: ConflictSettings
   errors: ErrorKinds
-  fieldName: ((column: string) => string) | undefined
+  fieldName: ((column: string, table?: string) => string) | undefined
 }
 
 /** Compiles a level's settings (its rules into a `RuleSet`). */

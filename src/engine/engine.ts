@@ -1,5 +1,5 @@
 import { CatalogCache } from '../catalog/cache.js'
-import type { IndexCatalog, Queryable } from '../catalog/catalog.js'
+import type { IndexCatalog, Queryable, UniqueIndex } from '../catalog/catalog.js'
 import { scanKeyDetail, type KeyScan } from '../core/detail.js'
 import { citusShard, dialectOf, isRelayedByCitus } from '../core/dialects.js'
 import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
@@ -149,15 +149,15 @@ export class ConflictEngine {
     // The steady state: the index is cached and DETAIL shows its keys, so nothing is sliced out of it but the values.
     if ((kind === 'unique' || kind === 'exclusion') && cache !== undefined && error.constraint !== undefined) {
       const index = cache.catalog.find(error.constraint, error.schema)
-      const detail = index === undefined ? null : detailAgainst(error, index)
+      const detail = index === undefined || !onTable(index, error) ? null : detailAgainst(error, index)
       if (detail !== null && detail !== undefined) return this.settle(error, kind, { index }, detail, route, log)
     }
     const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
     // As sent, then (a Citus shard's names) as its distributed table's.
     const named = asDistributed(error)
-    for (const candidate of named === error ? [error] : [error, named]) {
-      if (candidate.constraint === undefined) continue
+    const candidates = (named === error ? [error] : [error, named]).filter((candidate) => candidate.constraint !== undefined)
+    for (const candidate of candidates) {
       const looked = find(cache.catalog, candidate, kind, detail)
       if (looked === undefined) continue
       if (looked.confirmed) return this.settle(candidate, kind, looked.found, detail, route, log)
@@ -165,8 +165,15 @@ export class ConflictEngine {
         .then(() => this.settle(candidate, kind, find(cache.catalog, candidate, kind, detail)?.found ?? {}, detail, route, log))
     }
     if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
-    return cache.findAfterRefresh((catalog) => find(catalog, named, kind, detail)?.found, deadline)
-      .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
+    // After the read too, as sent first: a table of the application's may end in `_<digits>` like a shard's.
+    return cache.findAfterRefresh((catalog) => {
+      for (const candidate of candidates) {
+        const found = find(catalog, candidate, kind, detail)?.found
+        if (found !== undefined) return { candidate, found }
+      }
+      return undefined
+    }, deadline)
+      .then((fresh) => this.settle(fresh?.candidate ?? named, kind, fresh?.found ?? {}, detail, route, log))
   }
 
   /** `detail`: DETAIL scanned, or where its values start when read against `found.index`'s keys. */
@@ -318,7 +325,7 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)
     if (index === undefined) return keysConfirmed(catalog, error, detail) ? { found: { keysConfirmed: true }, confirmed: true } : undefined
-    if (!indexMatchesDetail(index, detail)) return undefined
+    if (!onTable(index, error) || !indexMatchesDetail(index, detail)) return undefined
     return { found: { index }, confirmed: detail !== undefined }
   }
   // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
@@ -327,6 +334,11 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (constraint === undefined) return undefined
   const matches = kind === 'foreignKey' ? foreignKeyMatchesDetail(error, constraint, detail) : undefined
   return matches === false ? undefined : { found: { constraint }, confirmed: matches === true }
+}
+
+/** Whether the index is on the table the error names (when it names one): a table renamed since the read is not. */
+function onTable (index: UniqueIndex, error: PgErrorFields): boolean {
+  return error.table === undefined || error.table === index.table
 }
 
 /** A name Citus shortened to give its shards theirs: the start of the name, `_`, 8 hex digits of a hash. */
@@ -352,10 +364,10 @@ function keysConfirmed (catalog: IndexCatalog, error: PgErrorFields, detail: Key
  * The application's `fieldName`, made safe: a throw or a result that is not a non-empty string
  * keeps the column name, and is logged as the bug it is. The answer stays the same kind.
  */
-function guardFieldName (fieldName: (column: string) => string, log: Log): (column: string) => string {
-  return (column) => {
+function guardFieldName (fieldName: (column: string, table?: string) => string, log: Log): (column: string, table?: string) => string {
+  return (column, table) => {
     try {
-      const field: unknown = fieldName(column)
+      const field: unknown = fieldName(column, table)
       if (typeof field === 'string' && field !== '') return field
       log.error(`fastify-pg-conflict: fieldName("${column}") returned ${typeof field === 'string' ? 'an empty string' : typeof field}, not a field name; the column name is used`)
     } catch (err) {

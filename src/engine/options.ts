@@ -14,8 +14,8 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
   pool?: Queryable
   /** Settings per constraint name, prefix, suffix or pattern. */
   constraints?: ConstraintRule[]
-  /** Column name to API field name (e.g. `snakeToCamel`). Default: the column name. */
-  fieldName?: (column: string) => string
+  /** Column name to API field name (`snakeToCamel`, `prismaFieldNames(…)`); `table` is the column's, when known. Default: the column name. */
+  fieldName?: (column: string, table?: string) => string
   /** The catalog cache; `false` to never read the catalog. */
   catalog?: false | CatalogOptions
   /** Called for every route's conflicts before the 409 (after the route's own hook). */
@@ -49,6 +49,12 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
    * `error` to refuse to start.
    */
   uncoveredRoutes?: 'warn' | 'error'
+  /**
+   * OpenTelemetry: when `@opentelemetry/api` is installed, the request's span gets the SQLSTATE,
+   * `error.type` and the constraint of each answer, and answers and retries are counted as
+   * metrics. Default true; `false` leaves OpenTelemetry alone (the API is not even loaded). See docs/opentelemetry.md.
+   */
+  telemetry?: boolean
 }
 
 export interface CatalogOptions {
@@ -56,7 +62,8 @@ export interface CatalogOptions {
   schemas?: string[]
   /**
    * Least time between two reads caused by unknown names, ms, for the whole process, when the
-   * server gives no catalog version (with one, the catalog is read again only when it changed). Default 5000.
+   * catalog version has not changed (a rename keeps it) or the server gives none; a changed
+   * version reads at once. Default 5000.
    */
   minRefreshInterval?: number
   /**
@@ -70,7 +77,7 @@ export interface CatalogOptions {
 /** Per-route settings: `config: { conflict: { … } }`, or `conflict: false` to leave the route's errors alone. */
 export interface RouteConflictConfig extends ConflictSettings {
   constraints?: ConstraintRule[]
-  fieldName?: (column: string) => string
+  fieldName?: (column: string, table?: string) => string
   /** Run the handler again when it fails on a unique violation (on `constraints`, or any). */
   retry?: true | RouteRetryOptions
   /** Called for this route's conflicts before the 409, before the plugin-wide hook. */
@@ -240,10 +247,11 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections', 'unknownConstraints', 'uncoveredRoutes',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections', 'unknownConstraints', 'uncoveredRoutes', 'telemetry',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.keepConnections !== undefined && typeof options.keepConnections !== 'boolean') fail('options.keepConnections', 'must be true or false')
+  if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') fail('options.telemetry', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   const { unknownConstraints } = options

@@ -476,8 +476,8 @@ function schemasOf (schema: unknown): string[] | null {
   return list as string[]
 }
 
-/** SQLSTATEs of a table or column dropped while we were looking: nothing to check there any more. */
-const GONE = new Set(['42P01', '42703'])
+/** SQLSTATEs of a schema, table or column dropped while we were looking: nothing to check there any more. */
+const GONE = new Set(['3F000', '42P01', '42703'])
 
 /**
  * Lists every serial and identity column (in `schema`, or in every non-system schema) whose

@@ -4,6 +4,8 @@
 // other error reaches the client exactly as without the plugin.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { metrics } from '@opentelemetry/api'
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import fastifyPgConflict, { snakeToCamel, type FastifyPgConflictOptions } from '../../src/index.js'
 import pgConflictMercurius, { type ConflictExtensions } from '../../src/mercurius.js'
@@ -183,8 +185,25 @@ t.test('several errors in one request: each its own extensions and path, the fie
   ], 'the per-constraint message, the fields through fieldName, each kind\'s code and status')
 })
 
+t.test('OpenTelemetry: each answer counted as the plugin\'s are, with the status it stands for', async (t) => {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+  const provider = new MeterProvider({ readers: [reader] })
+  metrics.disable()
+  metrics.setGlobalMeterProvider(provider)
+  t.teardown(async () => { metrics.disable(); await provider.shutdown() })
+  const { query } = await graphqlApp(t)
+  await query('mutation { a: createUser(email: "ada@example.com") { id } b: createTeam(orgId: 99, teamName: "x") { id } }')
+  await reader.forceFlush()
+  const answers = exporter.getMetrics().flatMap(({ scopeMetrics }) => scopeMetrics).flatMap(({ metrics: list }) => list)
+    .filter((metric) => metric.descriptor.name === 'pg_conflict.answers')
+    .flatMap((metric) => metric.dataPoints.map(({ attributes, value }) => ({ attributes, value: value as number })))
+  t.same(answers.map(({ attributes, value }) => [attributes['db.response.status_code'], attributes['http.response.status_code'], value]).sort(),
+    [['23503', 422, 1], ['23505', 409, 1]], 'a unique and a foreign key violation, 409 and 422')
+})
+
 t.test('no leak: internal names and values only as expose allows', async (t) => {
-  const hidden = await graphqlApp(t)
+  const hidden = await graphqlApp(t, { plugin: { telemetry: false } })
   const quiet = await hidden.query('mutation { createTeam(orgId: 1, teamName: "core") { id } }')
   const text = JSON.stringify(quiet.errors)
   for (const name of ['teams_org_name_key', 'teams', 'core', 'duplicate key']) t.notOk(text.includes(name), `the error does not say ${name}`)

@@ -8,25 +8,17 @@
 // DatabaseError itself is dropped: no DETAIL, no schema, and the code is under `originalCode`.
 // Only the catalog can tell the fields.
 //
-// The client is generated when the test runs, into node_modules/.cache (git-ignored), and
-// removed at the end.
+// The client is generated when the test runs (prisma-generate.ts): generated code is not committed.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 // The class @prisma/adapter-pg throws (a dependency of it): the plugin believes Prisma's summary only on one.
 import { DriverAdapterError } from '@prisma/driver-adapter-utils'
 import { databaseUrl } from '../helpers/db.js'
 import { checkClient, clientDatabase } from './helpers.js'
+import { generatePrismaClient } from './prisma-generate.js'
 import { findPgError, snakeToCamel, type PgErrorFields } from '../../src/index.js'
 import { describeConflict } from '../../src/core/describe.js'
 import { integrityKind } from '../../src/core/recognise.js'
-
-const require = createRequire(import.meta.url)
 
 const SCHEMA = `
 generator client {
@@ -63,27 +55,8 @@ interface GeneratedClient {
 }
 type PrismaClientClass = new (options: { adapter: PrismaPg }) => GeneratedClient
 
-/** Runs `prisma generate` on SCHEMA into a directory of this run's own, and loads the client. */
-async function generateClient (): Promise<PrismaClientClass> {
-  const dir = fileURLToPath(new URL(`../../node_modules/.cache/fastify-pg-conflict/prisma-${process.pid}/`, import.meta.url))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  await mkdir(dir, { recursive: true })
-  await writeFile(join(dir, 'schema.prisma'), SCHEMA)
-  // The CLI fetches its schema engine (a native binary that only migrations and introspection
-  // run) before any command, from a host this machine cannot reach. `generate` does not use it
-  // (it runs on WebAssembly shipped in the package), so the download is skipped by naming a
-  // stand-in file, which is never run.
-  const standIn = join(dir, 'schema-engine-not-used')
-  await writeFile(standIn, '')
-  await promisify(execFile)(process.execPath, [require.resolve('prisma/build/index.js'), 'generate', '--schema', join(dir, 'schema.prisma')], {
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: standIn, CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-    timeout: 60_000
-  })
-  return (require(join(dir, 'client', 'index.js')) as { PrismaClient: PrismaClientClass }).PrismaClient
-}
-
 const db = await clientDatabase(t, 'prisma')
-const PrismaClient = await generateClient()
+const { PrismaClient } = (await generatePrismaClient(t, 'clients', SCHEMA)).client as { PrismaClient: PrismaClientClass }
 // The adapter's `schema` puts the test file's schema on the search_path.
 const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl(), max: 2 }, { schema: db.schema }) })
 t.teardown(() => prisma.$disconnect())

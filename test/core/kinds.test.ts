@@ -625,6 +625,17 @@ t.test('the side of a foreign key is read in any language, table names quoted ho
   t.equal(isStillReferenced(errorWith(missing), apples, parseKeyDetail(missing)), false)
   const noDetail = { ...errorWith(''), detail: undefined }
   t.equal(isStillReferenced(noDetail, constraint, undefined), false, 'no DETAIL at all (a driver that drops it): undecided, taken for a missing row')
+  // Prisma's adapter drops DETAIL but keeps the message, which names the referenced table only for a row still referenced.
+  const deleted = 'update or delete on table "accounts" violates foreign key constraint "members_org_id_fkey" on table "members"'
+  t.equal(isStillReferenced({ ...noDetail, message: deleted }, constraint, undefined), true, 'no DETAIL, the message naming the referenced table: still referenced')
+  t.equal(isStillReferenced({ ...noDetail, message: 'Aktualisieren oder Löschen in Tabelle »accounts« verletzt Fremdschlüssel-Constraint »members_org_id_fkey« von Tabelle »members«' }, constraint, undefined), true, 'in German too')
+  t.equal(isStillReferenced({ ...noDetail, message: 'insert or update on table "members" violates foreign key constraint "members_org_id_fkey"' }, constraint, undefined), false, 'naming only the referencing table: a missing row')
+  t.equal(isStillReferenced({ ...noDetail, constraint: 'fk-accounts', message: 'insert or update on table "members" violates foreign key constraint "fk-accounts"' }, constraint, undefined), false,
+    'the referenced table inside the constraint name does not count')
+  t.equal(isStillReferenced({ ...noDetail, constraint: undefined, message: deleted }, constraint, undefined), true, 'nor does a missing constraint name get in the way')
+  const selfReferencing: TableConstraint = { ...constraint, references: { schema: 's', table: 'members', columns: ['id'] } }
+  t.equal(isStillReferenced({ ...noDetail, message: 'update or delete on table "members" violates foreign key constraint "members_org_id_fkey" on table "members"' }, selfReferencing, undefined), false,
+    'a self-referencing key, without DETAIL: undecided, taken for a missing row')
 
   // Key columns that differ between the sides (projects.org_id → orgs.id): DETAIL's key tells, in any language.
   const projects: TableConstraint = { ...constraint, table: 'projects', columns: ['org_id'], references: { schema: 's', table: 'orgs', columns: ['id'] } }

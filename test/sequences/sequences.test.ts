@@ -373,6 +373,20 @@ t.test('a table dropped while resetSequences runs is skipped; any other failure 
   }
   t.same((await resetSequences(dropping, { schema: where, dryRun: true })).map((s) => s.table), ['kept'])
 
+  // A whole schema dropped meanwhile (another tenant's, another test's: over every schema, anything goes).
+  const gone = `${where}_gone`
+  await db.exec(`DROP SCHEMA IF EXISTS ${gone} CASCADE; CREATE SCHEMA ${gone}`)
+  await serialTable('dropped', 5, gone)
+  listed = false
+  const droppingSchema = {
+    query: async (text: string, values?: unknown[]): Promise<{ rows: unknown[] }> => {
+      const result = await pool.query(text, values)
+      if (!listed) { listed = true; await pool.query(`DROP SCHEMA ${gone} CASCADE`) }
+      return result
+    }
+  }
+  t.same((await resetSequences(droppingSchema, { schema: [gone, where], dryRun: true })).map((s) => s.table), ['kept'], 'a schema dropped since the listing: skipped')
+
   await db.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role}; GRANT SELECT ON ${where}.kept TO ${role}`) // not the sequence
   const reader = await pool.connect()
   t.teardown(() => { reader.release() })

@@ -173,8 +173,11 @@ SELECT n.nspname AS schema, c.conname AS name, top.conname AS root_name, t.relna
        fn.nspname AS ref_schema, COALESCE(froot.relname, ft.relname) AS ref_table,
        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns,
-       -- The comment: the declared constraint's first (a partition's clone has one of its own too).
-       COALESCE(${cut('dt')}, CASE WHEN c.oid <> top.oid THEN ${tagged('c.oid', 'pg_constraint')} END) AS comment
+       -- The comment: the declared constraint's first: a partition's foreign key is a clone (conparentid)
+       -- with a comment of its own, a partition's check an inherited copy of its partitioned table's, of the same name.
+       COALESCE(
+         CASE WHEN c.contype = 'c' AND root.oid IS NOT NULL THEN ${tagged("(SELECT rc.oid FROM pg_catalog.pg_constraint rc WHERE rc.conrelid = root.oid AND rc.contypid = 0 AND rc.conname = c.conname AND rc.contype = 'c')", 'pg_constraint')} END,
+         ${cut('dt')}, CASE WHEN c.oid <> top.oid THEN ${tagged('c.oid', 'pg_constraint')} END) AS comment
 FROM pg_constraint c
 JOIN tops ON tops.oid = c.oid
 JOIN pg_constraint top ON top.oid = tops.top
@@ -324,12 +327,10 @@ export class IndexCatalog {
 
   private noteProblems (on: UniqueIndex | TableConstraint): void {
     if (on.comment === undefined || on.comment.problems.length === 0) return
-    // A partition's comes from its partitioned table's first: named as that one.
+    // A partition's comes from its partitioned table's first: named as that one, once for all the
+    // partitions (though a partition's own, when its partitioned table's has no tag, is named so too).
     const top = 'keys' in on ? on.parent ?? on : { schema: on.schema, table: on.rootTable ?? on.table, name: on.rootName ?? on.name }
-    const partitioned = 'keys' in on ? on.parent !== undefined : on.rootTable !== undefined
-    for (const problem of on.comment.problems) {
-      this.commentProblems.add(`the comment on ${top.schema}.${top.table}'s ${top.name}${partitioned ? ' (or a partition\'s)' : ''}: ${problem}`)
-    }
+    for (const problem of on.comment.problems) this.commentProblems.add(`the comment on ${top.schema}.${top.table}'s ${top.name}: ${problem}`)
   }
 
   /** Every index and constraint name, once each. */

@@ -1,7 +1,7 @@
 // Messages and field names kept in the database (docs/comments.md), on the real server: each kind
 // with a constraint, a partition's, the configuration over the comment, a comment changed, a DBA's
 // mistakes said once, a least-privilege role, the Express middleware, and no query per error.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import express from 'express'
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
@@ -58,7 +58,7 @@ const SQL = {
 } as const
 
 /** An app with the plugin on `pool` (the suite's by default), routes running each SQL, its logs kept. */
-async function appWith (t: Parameters<Parameters<typeof t.test>[1]>[0], options: Partial<FastifyPgConflictOptions> = {}, pool: Queryable = db.pool, more?: (app: FastifyInstance) => void) {
+async function appWith (t: Test, options: Partial<FastifyPgConflictOptions> = {}, pool: Queryable = db.pool, more?: (app: FastifyInstance) => void) {
   const built = buildApp(t)
   await built.app.register(fastifyPgConflict, { pool, catalog: { schemas: [db.schema] }, ...options })
   for (const [name, sql] of Object.entries(SQL)) built.app.post(`/${name}`, async () => { await db.pool.query(sql) })

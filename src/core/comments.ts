@@ -37,7 +37,11 @@ export const FIELD_NAME = /^[\p{L}_$][\p{L}\p{N}_$.-]{0,62}$/u
 /** A line that starts (after blanks) with `@`: in SQL, for the catalog query to skip other comments; in JS, for the parser. */
 export const TAG_LINE_SQL = '(^|\\n)[[:blank:]]*@'
 
-const TAG = /^[ \t]*@([A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+(.*?))?[ \t\r]*$/
+/**
+ * `@name text`, the text trimmed after the match (a lazy match before trailing blanks would
+ * backtrack quadratically on a long line of them); `s`: a CR (a CRLF comment) or U+2028 is text.
+ */
+const TAG = /^[ \t]*@([A-Za-z][A-Za-z0-9_-]*)(?:[ \t\r]+(.*))?$/s
 
 /** The settings in a comment; `undefined` when it has no tag of ours (nor a problem with one). */
 export function parseComment (text: string | null | undefined): CommentSettings | undefined {
@@ -55,7 +59,7 @@ export function parseComment (text: string | null | undefined): CommentSettings 
     const tag = TAG.exec(line)
     if (tag === null) continue
     const name = tag[1] as string
-    const value = tag[2] ?? ''
+    const value = (tag[2] ?? '').trim()
     const which = name === 'message' || name === 'error' ? 'message' : name === 'fields' || name === 'field' ? 'fields' : undefined
     if (which === undefined) continue // another tool's tag, or free text that starts with @
     if (seen.has(which)) {

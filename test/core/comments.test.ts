@@ -46,4 +46,8 @@ t.test('a huge comment: only its whole lines within the limit are read', async (
   const cutTag = 'z'.repeat(MAX_COMMENT_LENGTH - 20) + '\n@message a sentence cut in the middle by the limit'
   t.equal(parseComment(cutTag.slice(0, MAX_COMMENT_LENGTH + 1))?.message, undefined, 'a tag line the limit cuts is not read half')
   t.equal(parseComment('@message ' + 'w'.repeat(MAX_COMMENT_LENGTH * 4))?.message, undefined, 'one endless line: nothing')
+  const start = performance.now()
+  t.equal(parseComment(`@message a${' '.repeat(MAX_COMMENT_LENGTH - 20)}b`)?.problems[0], `@message is longer than ${MAX_MESSAGE_LENGTH} characters: ignored`)
+  t.equal(parseComment('@message a' + ' \t'.repeat(3000) + '\r')?.message, 'a', 'trailing blanks and a CR trimmed')
+  t.ok(performance.now() - start < 50, 'in linear time: a line of blanks does not make the pattern backtrack')
 })

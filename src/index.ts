@@ -29,7 +29,7 @@ export { keepConnections } from './connections/pool.js'
 // Races: route retries, onConflict hooks, withTransaction.
 export type { OnConflict } from './races/route-retry.js'
 export type { RetryOptions } from './races/retry.js'
-export { ConflictCounters, type ConflictCount } from './races/counters.js'
+export { ConflictCounters, type ConflictCount, type RetryCounting, type RetriedKind } from './races/counters.js'
 export {
   withTransaction, RolledBackError, FailedTransactionError,
   type TransactionOptions, type TransactionClient, type PooledTransactionClient, type QueryClient, type QueryResultLike,

@@ -14,6 +14,7 @@ import { pathParameters } from '../core/locations.js'
 import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { keepConnections as keepPoolConnections } from '../connections/pool.js'
+import { loadTelemetry, type Telemetry } from './otel.js'
 
 /**
  * `fastify-pg-conflict/express`: the same core as the Fastify plugin, as an Express 5 error
@@ -63,6 +64,13 @@ export interface PgConflictExpressOptions extends ConflictSettings {
    * catalog (call it at start-up, before requests): a `conflictConfig`'s rules, met later, are warned of.
    */
   unknownConstraints?: UnknownConstraints
+  /**
+   * OpenTelemetry: when `@opentelemetry/api` is installed, the active span gets the SQLSTATE,
+   * `error.type` and the constraint of each answer, and answers are counted as metrics. Loaded when
+   * the middleware is made (`ready()` waits for it). Default true; `false` leaves OpenTelemetry
+   * alone. See docs/opentelemetry.md.
+   */
+  telemetry?: boolean
 }
 
 /** A route's (or a router's) own settings, over the middleware's: `conflictConfig({ … })`. */
@@ -129,7 +137,7 @@ const ANSWERED = Symbol('answered')
 const noop = (): void => {}
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
-const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS, 'keepConnections'] as const
+const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS, 'keepConnections', 'telemetry'] as const
 
 function isLog (value: unknown): value is Log {
   const log = value as Partial<Record<keyof Log, unknown>> | null | undefined
@@ -175,10 +183,13 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
  */
 export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictMiddleware {
   checkOptions(options)
-  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, unknownConstraints = 'warn', keepConnections = true, ...levelOptions } = options
+  const { pool, catalog, repairSequences = false, sequenceCheckInterval = 10_000, format, logger, unknownConstraints = 'warn', keepConnections = true, telemetry: telemetryOption = true, ...levelOptions } = options
   if (keepConnections) keepPoolConnections(pool)
   const base = logger ?? SILENT
   const engine = new ConflictEngine(levelOptions, base)
+  // OpenTelemetry when the application has @opentelemetry/api (docs/opentelemetry.md): in use once loaded.
+  let telemetry: Telemetry | undefined
+  const telemetryLoaded = loadTelemetry(telemetryOption, base).then((loaded) => { telemetry = loaded })
   const catalogOptions = catalog === false ? undefined : catalog
   /** Where the catalog is read, if anywhere. */
   const db = catalog === false ? undefined : pool
@@ -246,7 +257,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
 
   function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
-    if (understood.fault !== undefined) return serverFault(understood.fault, err, log, deadline)
+    if (understood.fault !== undefined) return serverFault(understood as Understood & { fault: SequenceCheck }, err, log, deadline)
     return send(understood, route, err, req, res, log)
   }
 
@@ -266,12 +277,14 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
       for (const name of Object.keys(answered.headers)) res.removeHeader(name)
       throw bug
     }
+    telemetry?.answered(understood.conflict, answered.status)
     return ANSWERED
   }
 
   /** The id sequence is behind its table: the fix in the log, and a 500 error for the next error handler. */
-  async function serverFault (check: SequenceCheck, err: unknown, log: Log, deadline: Deadline): Promise<unknown> {
+  async function serverFault ({ fault: check, conflict }: Understood & { fault: SequenceCheck }, err: unknown, log: Log, deadline: Deadline): Promise<unknown> {
     engine.logSequenceFault(check, log, 'passed on as a 500 error (PG_SEQUENCE_BEHIND)')
+    telemetry?.answered(conflict, 500)
     if (repairSequences) await engine.repairSequence(check, log, deadline)
     return new SequenceBehindError(`the id sequence ${check.sequence} is behind its table`, { cause: err })
   }
@@ -299,6 +312,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   }
 
   async function ready (): Promise<void> {
+    await telemetryLoaded
     if (db === undefined) return
     await connect(true)
     if (engine.refused.length > 0) throw unknownConstraintsError(engine.refused)

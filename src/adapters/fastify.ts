@@ -20,6 +20,7 @@ import { matcher, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { withTransaction, type PooledTransactionClient, type QueryClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
 import { ConnectionKeeper } from '../connections/keeper.js'
+import { loadTelemetry } from './otel.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -74,7 +75,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   checkPluginOptions(options)
   const {
     pool, catalog: catalogOptions, onConflict, repairSequences = false, sequenceCheckInterval = 10_000,
-    format: pluginFormat, openapi = false, keepConnections = true, unknownConstraints = 'warn', uncoveredRoutes = 'warn', ...levelOptions
+    format: pluginFormat, openapi = false, keepConnections = true, unknownConstraints = 'warn', uncoveredRoutes = 'warn', telemetry: telemetryOption = true, ...levelOptions
   } = options
   checkRoutesBefore(fastify, uncoveredRoutes)
   // pool.query() keeps its connection after an error the server answered (docs/connections.md).
@@ -84,6 +85,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   fastify.addHook('onClose', (_instance, done) => { keeper.close(); done() })
   const engine = new ConflictEngine(levelOptions, fastify.log)
   const counters = new ConflictCounters()
+  // OpenTelemetry when the application has @opentelemetry/api: span attributes and metrics (docs/opentelemetry.md).
+  const telemetry = await loadTelemetry(telemetryOption, fastify.log)
+  const counting = telemetry?.counting(counters) ?? counters
   /** Errors whose conflict the onConflict hooks have seen already (in the route handler). */
   const offered = new WeakSet<object>()
 
@@ -128,7 +132,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     function answer (understood: Understood | undefined, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
       if (understood === undefined) return passOn(thrown, request, reply) // its kind is switched off here
       // (An error the route's handler found to be the client's, the same id colliding again after a repair, stays a conflict.)
-      if (understood.fault !== undefined && !offered.has(thrown)) return serverFault(understood.fault, thrown, request, reply)
+      if (understood.fault !== undefined && !offered.has(thrown)) return serverFault(understood as Understood & { fault: SequenceCheck }, thrown, request, reply)
       if (understood.conflict.kind !== 'unique') return send(understood, request, reply)
       return toHooks(understood, thrown, request, reply)
     }
@@ -144,6 +148,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       const { conflict, settings } = understood
       const answered = engine.answer(understood, format, request, pathOf(request.url), request.log, routeParameters)
       engine.logAnswer(understood, request.log)
+      telemetry?.answered(conflict, answered.status)
       // The translated error only for a handler of the application's (its stack trace costs microseconds).
       if (userHandler !== undefined) return userHandler(integrityError(conflict, answered, settings) as unknown as FastifyError, request, reply)
       if (!isFastifyDefault(request.server.errorHandler)) throw integrityError(conflict, answered, settings)
@@ -152,8 +157,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     }
 
     /** The id sequence is behind its table: a 500 without details, and the fix in the log. */
-    async function serverFault (sequence: SequenceCheck, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    async function serverFault ({ fault: sequence, conflict }: Understood & { fault: SequenceCheck }, thrown: unknown, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       engine.logSequenceFault(sequence, request.log, 'answered 500')
+      telemetry?.answered(conflict, 500)
       // This request failed; the next ones need not. (Once per request: a repair tried by the handler's retry is not repeated.)
       if (repairSequences && !repairedFor.has(request)) await repair(sequence, request)
       const error = new SequenceBehindError(`the id sequence ${sequence.sequence} is behind its table`, { cause: thrown })
@@ -218,7 +224,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       mayRunAgain: ownsTransaction,
       hooks,
       describe: async (pgError, request) => await describeUnique(pgError, route?.level, request),
-      counters,
+      counters: counting,
       offered,
       sequenceColliding: (conflict, request) => engine.sequenceColliding(conflict, deadlineOf(request)),
       repair: repairSequences ? repair : undefined
@@ -265,7 +271,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (typeof pooled.connect !== 'function' || typeof pooled.totalCount !== 'number') {
         throw new InvalidOptionError('pgConflict.withTransaction needs a pg.Pool (with connect()); the pool option given has only query(): call withTransaction(pool, fn) with the real pool')
       }
-      return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters })
+      return await withTransaction(db as unknown as TransactionPool<C>, fn, { ...options, counters: counting })
     }
   } satisfies PgConflictDecorator)
 }

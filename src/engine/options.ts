@@ -49,6 +49,12 @@ export interface FastifyPgConflictOptions extends ConflictSettings {
    * `error` to refuse to start.
    */
   uncoveredRoutes?: 'warn' | 'error'
+  /**
+   * OpenTelemetry: when `@opentelemetry/api` is installed, the request's span gets the SQLSTATE,
+   * `error.type` and the constraint of each answer, and answers and retries are counted as
+   * metrics. Default true; `false` leaves OpenTelemetry alone (the API is not even loaded). See docs/opentelemetry.md.
+   */
+  telemetry?: boolean
 }
 
 export interface CatalogOptions {
@@ -241,10 +247,11 @@ function milliseconds (value: unknown, where: string): void {
 /** Checks the plugin's options; throws `PG_CONFLICT_INVALID_OPTION` naming the first problem. */
 export function checkPluginOptions (options: unknown): asserts options is FastifyPgConflictOptions {
   if (!isObject(options)) fail('options', 'must be an object')
-  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections', 'unknownConstraints', 'uncoveredRoutes',
+  checkKeys(options, ['pool', 'catalog', 'onConflict', 'repairSequences', 'sequenceCheckInterval', 'openapi', 'keepConnections', 'unknownConstraints', 'uncoveredRoutes', 'telemetry',
     ...LEVEL_KEYS, ...FASTIFY_REGISTER_KEYS], 'options')
   if (options.openapi !== undefined && typeof options.openapi !== 'boolean') fail('options.openapi', 'must be true or false')
   if (options.keepConnections !== undefined && typeof options.keepConnections !== 'boolean') fail('options.keepConnections', 'must be true or false')
+  if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') fail('options.telemetry', 'must be true or false')
   if (options.repairSequences !== undefined && typeof options.repairSequences !== 'boolean') fail('options.repairSequences', 'must be true or false')
   if (options.repairSequences === true && options.catalog === false) fail('options.repairSequences', 'needs the database: it cannot be used with catalog: false')
   const { unknownConstraints } = options

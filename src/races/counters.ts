@@ -8,8 +8,22 @@ export interface ConflictCount {
   gaveUp: number
 }
 
+/** The kinds of conflict retried: unique violations, and serialization failures and deadlocks (40001, 40P01; `withTransaction` only). */
+export type RetriedKind = 'unique' | 'serialization'
+
+/**
+ * Where the retry loops count what became of a conflict: `ConflictCounters`, or (inside the
+ * plugin) one that also feeds OpenTelemetry. `constraint` is `undefined` for a conflict without a
+ * constraint name.
+ */
+export interface RetryCounting {
+  retried: (constraint: string | undefined, kind: RetriedKind) => void
+  recovered: (constraint: string | undefined, kind: RetriedKind) => void
+  gaveUp: (constraint: string | undefined, kind: RetriedKind) => void
+}
+
 /** Retry counters per constraint (`(none)` for a conflict without a constraint name, such as 40001). */
-export class ConflictCounters {
+export class ConflictCounters implements RetryCounting {
   private readonly counts = new Map<string, ConflictCount>()
 
   private entry (constraint: string | undefined): ConflictCount {

@@ -2,7 +2,7 @@ import type {
   ContextConfigDefault, FastifyBaseLogger, FastifyReply, FastifyRequest, FastifySchema, FastifyTypeProviderDefault,
   RawRequestDefaultExpression, RawServerDefault, RouteGenericInterface, RouteHandlerMethod
 } from 'fastify'
-import type { ConflictCounters } from './counters.js'
+import type { RetryCounting } from './counters.js'
 import type { Conflict } from '../core/describe.js'
 import { findIntegrityError, type PgErrorFields } from '../core/recognise.js'
 import { backoffDelay, mayRetry, sleep, type RetryPolicy } from './retry.js'
@@ -46,7 +46,7 @@ export interface HandlerRetry {
   /** The hooks to ask, route first. */
   hooks: readonly OnConflict[]
   describe: (pgError: PgErrorFields, request: FastifyRequest) => Promise<Conflict>
-  counters: ConflictCounters
+  counters: RetryCounting
   /** Marks an error as already shown to the hooks, so that the error path does not ask them again. */
   offered: WeakSet<object>
   /** The sequence check when the conflict is an id sequence colliding with its table (the server's fault, not the client's). */
@@ -177,14 +177,14 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
       let step = await decide(error, attempt)
       while (step.kind === 'retry') {
         if (step.counted) {
-          retry.counters.retried(step.constraint)
+          retry.counters.retried(step.constraint, 'unique')
           retried = step.constraint
         }
         await sleep(step.delay)
         if (answering(reply)) throw error // answered meanwhile (a handler timeout, the client gone)
         try {
           const result: unknown = await handler.call(this as never, request, reply)
-          if (retried !== null) retry.counters.recovered(retried)
+          if (retried !== null) retry.counters.recovered(retried, 'unique')
           return result
         } catch (next) {
           error = next
@@ -193,7 +193,7 @@ export function retryingHandler (handler: RouteHandlerMethod, retry: HandlerRetr
         }
       }
       if (step.kind === 'answered') return reply
-      if (step.bounded) retry.counters.gaveUp(step.constraint)
+      if (step.bounded) retry.counters.gaveUp(step.constraint, 'unique')
       throw error
     }
 

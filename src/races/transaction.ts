@@ -7,7 +7,7 @@
  * types below are structural, so neither `pg` nor `@types/pg` is needed to compile against them.
  */
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
-import type { ConflictCounters } from './counters.js'
+import type { RetriedKind, RetryCounting } from './counters.js'
 import { InvalidOptionError } from '../util/errors.js'
 import { citusShard } from '../core/dialects.js'
 import { findPgError, integrityKind } from '../core/recognise.js'
@@ -67,8 +67,8 @@ export interface TransactionOptions extends RetryOptions {
   retryOn?: Array<string | RegExp> | true
   /** `BEGIN ISOLATION LEVEL …`. Inside a transaction already begun, the level it has must be this one. */
   isolationLevel?: IsolationLevel
-  /** Where to count the conflicts retried, recovered from and given up on, per constraint. */
-  counters?: Pick<ConflictCounters, 'retried' | 'recovered' | 'gaveUp'>
+  /** Where to count the conflicts retried, recovered from and given up on, per constraint: a `ConflictCounters`. */
+  counters?: RetryCounting
 }
 
 /** `COMMIT` answered `ROLLBACK`, or a savepoint could not be released: the function swallowed an error. */
@@ -180,16 +180,22 @@ function retryTest (retryOn: unknown): Settings['retryOn'] {
 }
 
 /** The conflict in `error` that another attempt may get past, if it is one; `nested` in a transaction of someone else's. */
-function conflictOf (error: unknown, settings: Settings, nested: boolean): { constraint: string | undefined } | undefined {
+/** A conflict another attempt may get past: its constraint (none for 40001 and 40P01), and its kind. */
+interface Retried {
+  constraint: string | undefined
+  kind: RetriedKind
+}
+
+function conflictOf (error: unknown, settings: Settings, nested: boolean): Retried | undefined {
   const found = findPgError(error)
   if (found === undefined) return undefined
   // A snapshot or locks taken before the savepoint stay: only the transaction's owner can retry these.
-  if (found.code === SERIALIZATION_FAILURE || found.code === DEADLOCK_DETECTED) return nested ? undefined : { constraint: undefined }
+  if (found.code === SERIALIZATION_FAILURE || found.code === DEADLOCK_DETECTED) return nested ? undefined : { constraint: undefined, kind: 'serialization' }
   if (integrityKind(found) === 'unique') {
     // On Citus the constraint is a shard's (`users_email_key_102008`; only in the message under COPY's
     // XX000): retryOn names the distributed table's.
     const constraint = citusShard(found)?.constraint ?? found.constraint
-    if (settings.retryOn(constraint)) return { constraint }
+    if (settings.retryOn(constraint)) return { constraint, kind: 'unique' }
   }
   return undefined // in particular 25P02: the transaction it happened in is dead
 }
@@ -198,11 +204,11 @@ function conflictOf (error: unknown, settings: Settings, nested: boolean): { con
 async function retrying<T> (settings: Settings, nested: boolean, attempt: () => Promise<T>): Promise<T> {
   const { policy, counters } = settings
   const startedAt = performance.now()
-  const retried: Array<string | undefined> = []
+  let retried: Retried | undefined // the last conflict retried
   const run = async (n: number): Promise<T> => {
     try {
       const value = await attempt()
-      if (retried.length > 0) counters?.recovered(retried[retried.length - 1]) // once per call, as for routes
+      if (retried !== undefined) counters?.recovered(retried.constraint, retried.kind) // once per call, as for routes
       return value
     } catch (error) {
       if (error instanceof Stop) throw error.error
@@ -210,11 +216,11 @@ async function retrying<T> (settings: Settings, nested: boolean, attempt: () => 
       if (conflict === undefined) throw error
       const delay = backoffDelay(policy, n + 1)
       if (!mayRetry(policy, n + 1, startedAt, delay)) {
-        counters?.gaveUp(conflict.constraint)
+        counters?.gaveUp(conflict.constraint, conflict.kind)
         throw error
       }
-      counters?.retried(conflict.constraint)
-      retried.push(conflict.constraint)
+      counters?.retried(conflict.constraint, conflict.kind)
+      retried = conflict
       await sleep(delay)
       return await run(n + 1)
     }

@@ -392,21 +392,27 @@ t.test('properties', async (t) => {
   }), 2000 * SCALE)
 })
 
+/** CPU time used since `start`, ms. */
+function cpuMs (start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1000
+}
+
 t.test('a megabyte of structural text, the CockroachDB way: quick and no throw', async (t) => {
   const MB = 1024 * 1024
   const LIMIT_MS = 2000
   const units = ["'", "e'", "e'\\", '\\', '(', ')=(', ',', ', ', "'',", "e'\\x", "e'\\U", '[', 'a COLLATE ', "(k)=('"]
   for (const unit of units) {
     for (const text of [unit.repeat(Math.ceil(MB / unit.length)), `Key (k)=(${unit.repeat(Math.ceil(MB / unit.length))})`]) {
-      const start = performance.now()
+      const start = process.cpuUsage() // CPU time: a machine busy with other work does not move it
       const parsed = parseKeyDetail(text, 'cockroachdb' satisfies Dialect)
-      const ms = performance.now() - start
+      const ms = cpuMs(start)
       t.ok(ms < LIMIT_MS, `${JSON.stringify(text.slice(0, 12))}…: ${ms.toFixed(0)} ms, ${parsed === undefined ? 'no key list' : `${parsed.values?.length ?? 'unknown'} values`}`)
     }
   }
-  const start = performance.now()
+  const start = process.cpuUsage()
   const long = parseKeyDetail(`Key (k)=(e'${'\\xc3\\xa9\\n'.repeat(MB / 10)}') already exists.`, 'cockroachdb')?.values?.[0]
-  const ms = performance.now() - start
+  const ms = cpuMs(start)
   t.ok(ms < LIMIT_MS, `a megabyte of escapes in one e'…' literal: ${ms.toFixed(0)} ms`)
   t.equal(long, 'é\n'.repeat(MB / 10), 'decoded whole')
 })

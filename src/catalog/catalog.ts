@@ -1,4 +1,5 @@
 import type { IndexKey, TableConstraint, UniqueIndex } from '../core/constraints.js'
+import { MAX_COMMENT_LENGTH, parseComment, TAG_LINE_SQL } from '../core/comments.js'
 import { expressionColumns, quoteLiteral } from '../core/sql-text.js'
 
 export type { IndexKey, TableConstraint, UniqueIndex }
@@ -6,6 +7,24 @@ export type { IndexKey, TableConstraint, UniqueIndex }
 /** Anything with node-postgres's `query`: a `pg.Pool`, a `pg.Client`, `fastify.pg`… */
 export interface Queryable {
   query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>
+}
+
+/**
+ * The comment on an object (`COMMENT ON CONSTRAINT`, `COMMENT ON INDEX`), only when a line of it
+ * starts with `@` (free text is not even sent), cut one character past what is read (so that the
+ * parser knows it was cut); `objoid` may be null (none). A probe of pg_description's index per
+ * object, on purpose: joined instead, the planner takes the tag filter for one row in a thousand,
+ * and with a hundred tagged comments rescanned them for every index (a third more time on 10,000
+ * indexes, and growing with the number of comments).
+ */
+function tagged (objoid: string, catalog: 'pg_class' | 'pg_constraint'): string {
+  return `(SELECT left(d.description, ${MAX_COMMENT_LENGTH + 1}) FROM pg_catalog.pg_description d
+    WHERE d.objoid = ${objoid} AND d.classoid = 'pg_catalog.${catalog}'::regclass AND d.objsubid = 0 AND d.description ~ '${TAG_LINE_SQL}')`
+}
+
+/** The unique, primary key or exclusion constraint an index backs, if any (a foreign key's `conindid` is the referenced index: not it). */
+function backedConstraint (index: string, table: string): string {
+  return `(SELECT bc.oid FROM pg_catalog.pg_constraint bc WHERE bc.conrelid = ${table} AND bc.conindid = ${index} AND bc.contype IN ('p', 'u', 'x'))`
 }
 
 /**
@@ -24,7 +43,11 @@ SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS posi
          WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
            AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
        ) END AS depend_columns,
-       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table,
+       -- The comment (on the first key's row): the partitioned table's constraint or index first, then its own.
+       CASE WHEN k = 1 THEN COALESCE(
+         CASE WHEN ri.oid IS NOT NULL THEN COALESCE(${tagged(backedConstraint('ri.oid', 'rix.indrelid'), 'pg_constraint')}, ${tagged('ri.oid', 'pg_class')}) END,
+         ${tagged('con.oid', 'pg_constraint')}, ${tagged('i.indexrelid', 'pg_class')}) END AS comment
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -39,6 +62,8 @@ LEFT JOIN pg_class ri ON ri.oid = pg_partition_root(i.indexrelid) AND ri.oid <> 
 LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
 LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
 LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
+-- The constraint the index backs, for its comment: joined (a merge join), not a probe per index.
+LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = i.indrelid AND con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
 WHERE (i.indisunique OR i.indisexclusion)
   AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
@@ -55,6 +80,7 @@ interface CatalogRow {
   parent_schema: string | null
   parent_name: string | null
   parent_table: string | null
+  comment: string | null // on the first key's row
 }
 
 /**
@@ -99,7 +125,8 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
         parent: row.parent_name === null
           ? undefined
-          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string }
+          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string },
+        comment: parseComment(row.comment)
       }
       indexes.push(current)
     }
@@ -146,7 +173,12 @@ SELECT n.nspname AS schema, c.conname AS name, top.conname AS root_name, t.relna
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
        fn.nspname AS ref_schema, COALESCE(froot.relname, ft.relname) AS ref_table,
        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
-             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns,
+       -- The comment: the declared constraint's first: a partition's foreign key is a clone (conparentid)
+       -- with a comment of its own, a partition's check an inherited copy of its partitioned table's, of the same name.
+       COALESCE(
+         CASE WHEN c.contype = 'c' AND root.oid IS NOT NULL THEN ${tagged("(SELECT rc.oid FROM pg_catalog.pg_constraint rc WHERE rc.conrelid = root.oid AND rc.contypid = 0 AND rc.conname = c.conname AND rc.contype = 'c')", 'pg_constraint')} END,
+         ${tagged('top.oid', 'pg_constraint')}, CASE WHEN c.oid <> top.oid THEN ${tagged('c.oid', 'pg_constraint')} END) AS comment
 FROM pg_constraint c
 JOIN tops ON tops.oid = c.oid
 JOIN pg_constraint top ON top.oid = tops.top
@@ -171,6 +203,7 @@ interface ConstraintRow {
   ref_schema: string | null
   ref_table: string | null
   ref_columns: string[]
+  comment: string | null
 }
 
 /** Reads every foreign key and check constraint (in `schemas`, or in every user schema). */
@@ -186,7 +219,8 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
     columns: row.columns,
     references: row.ref_table === null
       ? undefined
-      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns }
+      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns },
+    comment: parseComment(row.comment)
   }))
 }
 
@@ -243,15 +277,19 @@ export class IndexCatalog {
   private readonly bySchema = new Map<string, Map<string, UniqueIndex>>() // no key string built per lookup
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
+  /** What is wrong with the tags of the comments read, each with the constraint it is on (once for a partitioned table's). */
+  readonly commentProblems = new Set<string>()
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
+      this.noteProblems(index)
       let inSchema = this.bySchema.get(index.schema)
       if (inSchema === undefined) this.bySchema.set(index.schema, inSchema = new Map())
       inSchema.set(index.name, index)
       this.byName.set(index.name, this.byName.has(index.name) ? null : index)
     }
     for (const constraint of constraints) {
+      this.noteProblems(constraint)
       // Also by table and name alone, for an error that lost its schema.
       // Also by name alone, for an error that gives neither (Prisma's foreign keys); answers when the name is unique.
       for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name), constraintKey(undefined, undefined, constraint.name)]) {
@@ -285,6 +323,14 @@ export class IndexCatalog {
       for (const [indexName, index] of inSchema) if (indexName.startsWith(name)) found.push(index)
     }
     return found
+  }
+
+  private noteProblems (on: UniqueIndex | TableConstraint): void {
+    if (on.comment === undefined || on.comment.problems.length === 0) return
+    // A partition's comes from its partitioned table's first: named as that one, once for all the
+    // partitions (though a partition's own, when its partitioned table's has no tag, is named so too).
+    const top = 'keys' in on ? on.parent ?? on : { schema: on.schema, table: on.rootTable ?? on.table, name: on.rootName ?? on.name }
+    for (const problem of on.comment.problems) this.commentProblems.add(`the comment on ${top.schema}.${top.table}'s ${top.name}: ${problem}`)
   }
 
   /** Every index and constraint name, once each. */

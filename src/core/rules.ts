@@ -1,3 +1,4 @@
+import type { CommentSettings } from './comments.js'
 import type { Conflict } from './describe.js'
 import { DEFAULT_RETRY_AFTER, KIND_DEFAULTS } from './kinds.js'
 import { mergeLocations, type FieldLocations } from './locations.js'
@@ -161,11 +162,12 @@ function kindSettings (level: Level | undefined, kind: IntegrityKind): Serializa
 
 /**
  * Merges the levels, most specific first: the route's rule for the constraint, the route's settings
- * for the kind, the route's own settings, then the same three of the plugin's. The top-level
- * `message` and `fields` are a unique violation's; `expose` and `fieldLocations` (merged field by
- * field) hold for every kind.
+ * for the kind, the route's own settings, then the same three of the plugin's, then what the
+ * constraint's `comment` in the database says (its `message` and `fields`: the configuration is
+ * the application's own word and wins). The top-level `message` and `fields` are a unique
+ * violation's; `expose` and `fieldLocations` (merged field by field) hold for every kind.
  */
-export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level): ResolvedSettings {
+export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level, comment?: CommentSettings): ResolvedSettings {
   const routeRule = route?.rules.match(names)
   const pluginRule = plugin.rules.match(names)
   const routeKind = kindSettings(route, kind)
@@ -174,13 +176,13 @@ export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<strin
   const routeOwn = route?.settings
   const pluginOwn = plugin.settings
   const defaults = KIND_DEFAULTS[kind]
-  const fields = routeRule?.fields ?? (unique ? routeOwn?.fields : undefined) ?? pluginRule?.fields ?? (unique ? pluginOwn.fields : undefined)
+  const fields = routeRule?.fields ?? (unique ? routeOwn?.fields : undefined) ?? pluginRule?.fields ?? (unique ? pluginOwn.fields : undefined) ?? comment?.fields
   return {
     kind,
     status: routeRule?.status ?? routeKind?.status ?? pluginRule?.status ?? pluginKind?.status ?? defaults.status,
     code: defaults.code,
     message: routeRule?.message ?? routeKind?.message ?? (unique ? routeOwn?.message : undefined) ??
-      pluginRule?.message ?? pluginKind?.message ?? (unique ? pluginOwn.message : undefined),
+      pluginRule?.message ?? pluginKind?.message ?? (unique ? pluginOwn.message : undefined) ?? comment?.message,
     fields: typeof fields === 'string' ? [fields] : fields,
     exposeValues: routeRule?.expose?.values ?? routeOwn?.expose?.values ?? pluginRule?.expose?.values ?? pluginOwn.expose?.values ?? false,
     exposeConstraint: routeRule?.expose?.constraint ?? routeOwn?.expose?.constraint ?? pluginRule?.expose?.constraint ?? pluginOwn.expose?.constraint ?? false,

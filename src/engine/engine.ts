@@ -63,6 +63,8 @@ export class ConflictEngine {
   sequences: SequenceWatch | undefined
   /** Every rule, with the level it is on, for the check against the catalog at its first read. */
   private readonly configured = new Map<ConstraintRule, string>()
+  /** What was wrong with tags in the database's comments, said once each. */
+  private readonly warnedComments = new Set<string>()
   /** With `unknownConstraints: 'error'`: what the first read, within `connect`, found matching nothing. */
   readonly refused: string[] = []
   private refusing = false
@@ -108,6 +110,7 @@ export class ConflictEngine {
         const first = this.lastCatalog === undefined
         this.lastCatalog = catalog
         if (first) this.warnUnmatched(catalog, log, this.configured)
+        this.warnComments(catalog, log)
       },
       onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
     })
@@ -181,7 +184,9 @@ export class ConflictEngine {
     const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail as KeyScan | undefined) ? 'referenced' : coarse
     if (!answers(kind, route, this.plugin)) return undefined
     const parent = found.index?.parent?.name ?? found.constraint?.rootName
-    const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin)
+    // A foreign key's comment speaks of the referencing side (its columns, a missing referenced row), not of a row still referenced.
+    const comment = kind === 'referenced' ? undefined : found.index?.comment ?? found.constraint?.comment
+    const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin, comment)
     const fieldName = route?.fieldName ?? this.plugin.fieldName
     const conflict = describeIntegrityError(error, kind, found, {
       fields: settings.fields,
@@ -283,6 +288,15 @@ export class ConflictEngine {
     } catch (err) {
       log.error({ err }, 'fastify-pg-conflict: the format function threw; the default body is sent')
       return answerOf(conflict, settings, 'fastify', request, instance)
+    }
+  }
+
+  /** Warns once of each tag of ours in a comment that is ignored, and why (the DBA's mistake, not the application's). */
+  private warnComments (catalog: IndexCatalog, log: Log): void {
+    for (const problem of catalog.commentProblems) {
+      if (this.warnedComments.has(problem)) continue
+      this.warnedComments.add(problem)
+      log.warn(`fastify-pg-conflict: ${problem}`)
     }
   }
 

@@ -24,7 +24,20 @@ SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS posi
          WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
            AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
        ) END AS depend_columns,
-       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table,
+       -- What checking the table's other keys needs (docs/all-conflicts.md), once per index (its first key's row).
+       -- indnullsnotdistinct is PostgreSQL 15's: read through to_jsonb so that the query still parses on 12 to 14.
+       CASE WHEN k = 1 THEN i.indisexclusion END AS exclusion,
+       CASE WHEN k = 1 THEN (to_jsonb(i) -> 'indnullsnotdistinct') = 'true'::jsonb END AS nulls_not_distinct,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN (
+         SELECT jsonb_object_agg(pa.attname, pa.atthasdef OR pa.attidentity <> '' OR pa.attgenerated <> '' OR pt.typdefaultbin IS NOT NULL)
+         FROM pg_depend d
+         JOIN pg_attribute pa ON pa.attrelid = d.refobjid AND pa.attnum = d.refobjsubid
+         JOIN pg_type pt ON pt.oid = pa.atttypid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS predicate_columns
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -55,6 +68,10 @@ interface CatalogRow {
   parent_schema: string | null
   parent_name: string | null
   parent_table: string | null
+  exclusion: boolean | null // set on an index's first key only, as are the three below
+  nulls_not_distinct: boolean | null
+  predicate: string | null
+  predicate_columns: Record<string, boolean> | null
 }
 
 /**
@@ -89,7 +106,13 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
         parent: row.parent_name === null
           ? undefined
-          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string }
+          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string },
+        exclusion: row.exclusion === true,
+        predicate: row.predicate ?? undefined,
+        predicateColumns: row.predicate_columns === null
+          ? undefined
+          : Object.freeze(Object.entries(row.predicate_columns).map(([column, defaulted]) => Object.freeze({ column, defaulted }))),
+        nullsNotDistinct: row.nulls_not_distinct === true
       }
       indexes.push(current)
     }
@@ -233,6 +256,7 @@ export class IndexCatalog {
   private readonly bySchema = new Map<string, Map<string, UniqueIndex>>() // no key string built per lookup
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
+  private byTable: Map<string, UniqueIndex[]> | undefined // by schema and table, made when first asked
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
@@ -275,6 +299,27 @@ export class IndexCatalog {
       for (const [indexName, index] of inSchema) if (indexName.startsWith(name)) found.push(index)
     }
     return found
+  }
+
+  /**
+   * The unique indexes (not exclusion constraints') of a table, as declared on it (a partitioned
+   * table's, not its partitions'), in the catalog's order: by index name. Grouped at the first call
+   * (only the all-conflicts check asks), then kept with the catalog.
+   */
+  uniqueIndexesOn (schema: string, table: string): readonly UniqueIndex[] {
+    if (this.byTable === undefined) {
+      this.byTable = new Map()
+      for (const inSchema of this.bySchema.values()) {
+        for (const index of inSchema.values()) {
+          if (index.exclusion === true || index.parent !== undefined) continue
+          const key = `${index.schema}\u0000${index.table}`
+          const list = this.byTable.get(key)
+          if (list === undefined) this.byTable.set(key, [index])
+          else list.push(index)
+        }
+      }
+    }
+    return this.byTable.get(`${schema}\u0000${table}`) ?? []
   }
 
   /** Every index and constraint name, once each. */

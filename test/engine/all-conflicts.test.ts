@@ -1,0 +1,261 @@
+// allConflicts (issue 14): after a unique violation, the table's other unique keys are checked
+// against what the request supplied, in one read-only query, and every conflicting field is
+// answered. Real apps on the real server: a sign-up form whose email and username are both taken.
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import fastifyPgConflict, { InvalidOptionError, isConflictError, snakeToCamel, type FastifyPgConflictOptions, type Queryable } from '../../src/index.js'
+import { buildApp, WARN, type LogLine } from '../helpers/app.js'
+import { testDatabase } from '../helpers/db.js'
+import { appRole } from '../helpers/roles.js'
+
+const db = await testDatabase(t, 'multi')
+const major = (await db.pool.query<{ major: number }>("SELECT current_setting('server_version_num')::int / 10000 AS major")).rows[0]?.major ?? 0
+await db.exec(`
+  CREATE TABLE users (
+    id serial PRIMARY KEY,
+    email text NOT NULL,
+    user_name text NOT NULL CONSTRAINT users_user_name_key UNIQUE,
+    phone text,
+    org_id int,
+    handle text,
+    deleted_at timestamptz,
+    active boolean NOT NULL DEFAULT true,
+    age int
+  );
+  CREATE UNIQUE INDEX users_email_key ON users (lower(email));
+  CREATE UNIQUE INDEX users_phone_key ON users (phone) WHERE deleted_at IS NULL;
+  CREATE UNIQUE INDEX users_org_handle_key ON users (org_id, handle) WHERE active;
+  INSERT INTO users (email, user_name, phone, org_id, handle) VALUES ('Ada@example.com', 'ada', '555', 1, 'lovelace');
+  INSERT INTO users (email, user_name, phone, deleted_at) VALUES ('gone@example.com', 'gone', '777', now());
+  CREATE TABLE devices (id serial PRIMARY KEY, serial text, CONSTRAINT devices_serial_key UNIQUE (serial), label text CONSTRAINT devices_label_key UNIQUE);
+  INSERT INTO devices (serial, label) VALUES (NULL, 'kitchen');
+`)
+if (major >= 15) {
+  await db.exec(`
+    CREATE TABLE badges (id serial PRIMARY KEY, code text CONSTRAINT badges_code_key UNIQUE, owner text CONSTRAINT badges_owner_key UNIQUE NULLS NOT DISTINCT);
+    INSERT INTO badges (code, owner) VALUES ('a', NULL);
+  `)
+}
+
+interface SignUp { email?: string, userName?: string, phone?: string | null, orgId?: number, handle?: string, active?: boolean, age?: unknown }
+
+/** The app: POST /users inserts what it is sent (names in camelCase), on `pool`. */
+async function signUpApp (options: FastifyPgConflictOptions, route: Record<string, unknown> = {}, pool: Queryable = db.pool): Promise<{ app: FastifyInstance, logs: LogLine[] }> {
+  const { app, logs } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, ...options })
+  app.post<{ Body: SignUp }>('/users', { config: { conflict: route } }, async (request, reply) => {
+    const { email, userName, phone = null, orgId = null, handle = null, active = true } = request.body
+    await db.pool.query('INSERT INTO users (email, user_name, phone, org_id, handle, active) VALUES ($1, $2, $3, $4, $5, $6)', [email, userName, phone, orgId, handle, active])
+    return await reply.code(201).send({ ok: true })
+  })
+  app.post<{ Body: { serial?: string | null, label?: string, code?: string, owner?: string | null } }>('/devices', async (request, reply) => {
+    const { serial = null, label = null } = request.body
+    await db.pool.query('INSERT INTO devices (serial, label) VALUES ($1, $2)', [serial, label])
+    return await reply.code(201).send({ ok: true })
+  })
+  app.post<{ Body: { code?: string, owner?: string | null } }>('/badges', async (request, reply) => {
+    await db.pool.query('INSERT INTO badges (code, owner) VALUES ($1, $2)', [request.body.code, request.body.owner ?? null])
+    return await reply.code(201).send({ ok: true })
+  })
+  await app.ready()
+  return { app, logs }
+}
+
+/** `pool`, counting the allConflicts check's queries (and delaying them by `delay` ms). */
+function spying (pool: Queryable, delay = 0): Queryable & { checks: string[] } {
+  const checks: string[] = []
+  return {
+    checks,
+    query: async (text: string, values?: unknown[]) => {
+      if (text.includes('jsonb_populate_record')) {
+        checks.push(text)
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+      return await pool.query(text, values)
+    }
+  }
+}
+
+const bothTaken = { email: 'ADA@example.com', userName: 'ada', phone: '123' }
+
+t.test('email and user name both taken: one answer names both, the violated key first, each with its message', async (t) => {
+  const { app, logs } = await signUpApp({ allConflicts: true })
+  const response = await app.inject({ method: 'POST', url: '/users', payload: bothTaken })
+  t.equal(response.statusCode, 409)
+  const body = response.json()
+  t.same(body.fields, ['userName', 'email'], 'the violated key (user_name, checked by PostgreSQL first) then the other')
+  t.same(body.conflicts, [
+    { fields: ['userName'], message: 'A record with this userName already exists.' },
+    { fields: ['email'], message: 'A record with this email already exists.' }
+  ])
+  t.equal(body.message, 'A record with this userName already exists. A record with this email already exists.')
+  t.notMatch(response.body, /ADA@example|555|123/i, 'no value the request sent, nor one in the table')
+  const line = logs.find((l) => l.msg === 'unique violation') as { conflict: { others: unknown } } | undefined
+  t.same(line?.conflict.others, [{ constraint: 'users_email_key', columns: ['email'], fields: ['email'] }], 'the log line names the other key, without values')
+})
+
+t.test('Problem Details: an errors[] entry per field, each with its own key\'s message', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true, format: 'problem' })
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json()
+  t.same(body.errors, [
+    { detail: 'A record with this userName already exists.', pointer: '#/userName', field: 'userName' },
+    { detail: 'A record with this email already exists.', pointer: '#/email', field: 'email' }
+  ])
+  t.equal(body.detail, 'A record with this userName already exists. A record with this email already exists.')
+})
+
+t.test('off (the default), and on routes that do not ask: the answer of today, and no query', async (t) => {
+  const pool = spying(db.pool)
+  const { app } = await signUpApp({}, {}, pool)
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json()
+  t.same(body.fields, ['userName'])
+  t.equal(body.conflicts, undefined)
+  const created = await app.inject({ method: 'POST', url: '/users', payload: { email: 'new@example.com', userName: 'new' } })
+  t.equal(created.statusCode, 201)
+  t.same(pool.checks, [], 'no check query')
+})
+
+t.test('per route: on one route, over the plugin\'s off; off on a route over the plugin\'s on', async (t) => {
+  const on = await signUpApp({}, { allConflicts: true })
+  t.same((await on.app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().fields, ['userName', 'email'])
+  const off = await signUpApp({ allConflicts: true }, { allConflicts: false })
+  t.same((await off.app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().fields, ['userName'])
+})
+
+t.test('the success path makes no query, nor a conflict with nothing else to check', async (t) => {
+  const pool = spying(db.pool)
+  const { app } = await signUpApp({ allConflicts: true }, {}, pool)
+  t.equal((await app.inject({ method: 'POST', url: '/users', payload: { email: 'grace@example.com', userName: 'grace' } })).statusCode, 201)
+  t.same(pool.checks, [], 'a request that succeeds: none')
+  const only = await app.inject({ method: 'POST', url: '/users', payload: { email: 'other@example.com', userName: 'ada' } })
+  t.same(only.json().fields, ['userName'])
+  t.same(only.json().conflicts, [{ fields: ['userName'], message: 'A record with this userName already exists.' }], 'conflicts is there whenever the option is on')
+  t.equal(pool.checks.length, 1, 'a conflict: one query, whatever the number of keys')
+})
+
+t.test('only keys whose every column the request supplied', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true })
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', handle: 'lovelace' } })).json()
+  t.same(body.fields, ['userName'], 'org_id and handle: the request sent no orgId')
+  const both = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', handle: 'lovelace', orgId: 1, active: true } })).json()
+  t.same(both.fields, ['userName', 'orgId', 'handle'], 'a composite key supplied in full')
+})
+
+t.test('partial indexes: rows outside the predicate do not conflict; the new row must be inside it', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true })
+  const deleted = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', phone: '777' } })).json()
+  t.same(deleted.fields, ['userName'], '777 belongs to a deleted user: no conflict (deleted_at, not sent, has no default: the new row has NULL)')
+  const live = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', phone: '555' } })).json()
+  t.same(live.fields, ['userName', 'phone'], '555 is a live user\'s')
+  const inactive = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', orgId: 1, handle: 'lovelace', active: false } })).json()
+  t.same(inactive.fields, ['userName'], 'the new row is not active: outside the index')
+})
+
+t.test('a predicate column with a default the request left out: that key is not checked', async (t) => {
+  // `active` defaults to true; left out, the new row's value is the default's, which the check cannot know.
+  const { app } = await signUpApp({ allConflicts: true })
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: { userName: 'ada', email: 'x@example.com', orgId: 1, handle: 'lovelace' } })).json()
+  t.same(body.fields, ['userName'])
+})
+
+t.test('NULLs: a key supplied as null never conflicts, but under NULLS NOT DISTINCT', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true })
+  const devices = (await app.inject({ method: 'POST', url: '/devices', payload: { label: 'kitchen', serial: null } })).json()
+  t.same(devices.fields, ['label'], 'a NULL serial is there already, and does not conflict')
+  if (major < 15) return
+  const badges = (await app.inject({ method: 'POST', url: '/badges', payload: { code: 'a', owner: null } })).json()
+  t.same(badges.fields, ['code', 'owner'], 'NULLS NOT DISTINCT: the NULL owner conflicts')
+})
+
+t.test('per-constraint rules give the other keys their messages and fields; a level\'s own fields only the violated key', async (t) => {
+  const { app } = await signUpApp({
+    allConflicts: true,
+    constraints: [{ constraint: 'users_email_key', message: (conflict) => `Email taken (${conflict.fields.join()}).`, fields: 'emailAddress' }]
+  }, { fields: ['login'] })
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json()
+  t.same(body.conflicts, [
+    { fields: ['login'], message: 'A record with this login already exists.' },
+    { fields: ['emailAddress'], message: 'Email taken (emailAddress).' }
+  ])
+})
+
+t.test('expose.constraint names each key; expose.values shows only what PostgreSQL printed of the violated one', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true, expose: { constraint: true, values: true } })
+  const body = (await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json()
+  t.same(body.conflicts.map((key: { constraint: string }) => key.constraint), ['users_user_name_key', 'users_email_key'])
+  t.same(body.values, { userName: 'ada' }, 'the violated key\'s, as today; the others\' never')
+})
+
+t.test('path parameters, where the route has them: an org\'s members', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, allConflicts: true, format: 'problem' })
+  app.post<{ Params: { orgId: string }, Body: SignUp }>('/orgs/:orgId/users', async (request) => {
+    const { email, userName, handle } = request.body
+    await db.pool.query('INSERT INTO users (email, user_name, org_id, handle) VALUES ($1, $2, $3, $4)', [email, userName, request.params.orgId, handle])
+    return { ok: true }
+  })
+  const body = (await app.inject({ method: 'POST', url: '/orgs/1/users', payload: { email: 'y@example.com', userName: 'ada', handle: 'lovelace', active: true } })).json()
+  t.same(body.errors.map((e: { field: string, in?: string }) => [e.field, e.in ?? 'body']), [['userName', 'body'], ['orgId', 'path'], ['handle', 'body']])
+})
+
+t.test('the application\'s error handler gets every field', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, allConflicts: true })
+  app.setErrorHandler(async (error, _request, reply) => {
+    if (isConflictError(error)) return await reply.code(409).send({ taken: error.fields })
+    throw error
+  })
+  app.post<{ Body: SignUp }>('/users', async (request) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [request.body.email, request.body.userName])
+    return { ok: true }
+  })
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json(), { taken: ['userName', 'email'] })
+})
+
+t.test('when the check cannot run, the answer is as today, logged without values', async (t) => {
+  t.test('a value its column\'s type refuses', async (t) => {
+    const { app, logs } = await signUpApp({ allConflicts: true, fieldName: (column) => column === 'org_id' ? 'age' : snakeToCamel(column) })
+    const response = await app.inject({ method: 'POST', url: '/users', payload: { ...bothTaken, handle: 'h', active: true, age: 'not-a-number-secret' } })
+    t.same(response.json().fields, ['userName'])
+    const warning = logs.find((line) => line.level === WARN)
+    t.match(warning, { code: '22P02', msg: /could not check .*users's other unique keys/ })
+    t.notMatch(JSON.stringify(logs), /not-a-number-secret|ADA@example/i, 'no value in any log line')
+  })
+  t.test('a role without SELECT on the table', async (t) => {
+    const role = await appRole(t, db, 'multi')
+    await db.exec(`REVOKE SELECT ON users FROM ${role.name}`)
+    const { app, logs } = await signUpApp({ allConflicts: true }, {}, role.pool)
+    const response = await app.inject({ method: 'POST', url: '/users', payload: bothTaken })
+    t.same(response.json().fields, ['userName'])
+    t.match(logs.find((line) => line.level === WARN), { code: '42501' })
+  })
+  t.test('past the deadline (catalog.timeout)', async (t) => {
+    const pool = spying(db.pool, 400)
+    const { app, logs } = await signUpApp({ allConflicts: true, catalog: { schemas: [db.schema], timeout: 200 } }, {}, pool)
+    const started = performance.now()
+    const response = await app.inject({ method: 'POST', url: '/users', payload: bothTaken })
+    t.ok(performance.now() - started < 380, 'answered by the deadline')
+    t.same(response.json().fields, ['userName'])
+    t.match(logs.find((line) => line.level === WARN), { msg: /had not ended by the request's deadline/ })
+  })
+})
+
+t.test('a least-privilege role (SELECT, INSERT, USAGE): every field', async (t) => {
+  const role = await appRole(t, db, 'multiok')
+  const { app } = await signUpApp({ allConflicts: true }, {}, role.pool)
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().fields, ['userName', 'email'])
+})
+
+t.test('checked at registration', async (t) => {
+  for (const [options, message] of [
+    [{ allConflicts: 'yes' }, /options.allConflicts must be true or false/],
+    [{ allConflicts: true, catalog: false }, /options.allConflicts needs the catalog/],
+    [{ constraints: [{ constraint: 'users_email_key', allConflicts: 1 }] }, /options.constraints\[0\].allConflicts must be true or false/]
+  ] as const) {
+    const { app } = buildApp(t)
+    await t.rejects(async () => { await app.register(fastifyPgConflict, { pool: db.pool, ...(options as object) }) }, message)
+  }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  t.throws(() => app.post('/x', { config: { conflict: { allConflicts: true } } }, async () => ({})), InvalidOptionError)
+})

@@ -3,10 +3,14 @@
 // answered. Real apps on the real server: a sign-up form whose email and username are both taken.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import express, { type Request, type Response } from 'express'
 import fastifyPgConflict, { InvalidOptionError, isConflictError, snakeToCamel, type FastifyPgConflictOptions, type Queryable } from '../../src/index.js'
 import { buildApp, WARN, type LogLine } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
 import { appRole } from '../helpers/roles.js'
+import { listen, memoryLogger, request } from '../helpers/express.js'
+import { conflictConfig, pgConflict } from '../../src/adapters/express.js'
+import { readUniqueIndexes } from '../../src/catalog/catalog.js'
 
 const db = await testDatabase(t, 'multi')
 const major = (await db.pool.query<{ major: number }>("SELECT current_setting('server_version_num')::int / 10000 AS major")).rows[0]?.major ?? 0
@@ -29,6 +33,9 @@ await db.exec(`
   INSERT INTO users (email, user_name, phone, deleted_at) VALUES ('gone@example.com', 'gone', '777', now());
   CREATE TABLE devices (id serial PRIMARY KEY, serial text, CONSTRAINT devices_serial_key UNIQUE (serial), label text CONSTRAINT devices_label_key UNIQUE);
   INSERT INTO devices (serial, label) VALUES (NULL, 'kitchen');
+  CREATE TABLE events (id int, day date, slug text, title text, PRIMARY KEY (id, day), UNIQUE (slug, day), UNIQUE (title, day)) PARTITION BY RANGE (day);
+  CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+  INSERT INTO events VALUES (1, '2026-05-01', 'launch', 'Launch');
 `)
 if (major >= 15) {
   await db.exec(`
@@ -258,4 +265,68 @@ t.test('checked at registration', async (t) => {
   const { app } = buildApp(t)
   await app.register(fastifyPgConflict, { catalog: false })
   t.throws(() => app.post('/x', { config: { conflict: { allConflicts: true } } }, async () => ({})), InvalidOptionError)
+})
+
+t.test('a partitioned table: the keys declared on it, checked over every partition', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, allConflicts: true, expose: { constraint: true } })
+  app.post<{ Body: { id: number, day: string, slug: string, title: string } }>('/events', async (request) => {
+    const { id, day, slug, title } = request.body
+    await db.pool.query('INSERT INTO events VALUES ($1, $2, $3, $4)', [id, day, slug, title])
+    return { ok: true }
+  })
+  const body = (await app.inject({ method: 'POST', url: '/events', payload: { id: 1, day: '2026-05-01', slug: 'launch', title: 'Launch' } })).json()
+  t.same(body.conflicts.map((key: { constraint: string, fields: string[] }) => [key.constraint, key.fields]), [
+    ['events_pkey', ['id', 'day']], ['events_slug_day_key', ['slug', 'day']], ['events_title_day_key', ['title', 'day']]
+  ], 'the partitioned table\'s keys (not the partition\'s), the violated first, then by name')
+})
+
+t.test('the catalog reads what the check needs: predicates, their columns\' defaults, NULLS NOT DISTINCT', async (t) => {
+  const indexes = await readUniqueIndexes(db.pool, [db.schema])
+  const byName = new Map(indexes.map((index) => [index.name, index]))
+  t.match(byName.get('users_phone_key'), { predicate: 'deleted_at IS NULL', nullsNotDistinct: false, exclusion: false })
+  t.same([...byName.get('users_phone_key')?.predicateColumns ?? []].sort((a, b) => a.column.localeCompare(b.column)), [{ column: 'deleted_at', defaulted: false }, { column: 'phone', defaulted: false }])
+  t.same(byName.get('users_org_handle_key')?.predicateColumns?.find((c) => c.column === 'active'), { column: 'active', defaulted: true })
+  t.match(byName.get('users_email_key'), { predicate: undefined, predicateColumns: undefined })
+  if (major >= 15) t.equal(byName.get('badges_owner_key')?.nullsNotDistinct, true)
+})
+
+t.test('a response schema keeps conflicts (openapi: true)', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, allConflicts: true, openapi: true })
+  app.post<{ Body: SignUp }>('/users', { config: { conflict: {} } }, async (request) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [request.body.email, request.body.userName])
+    return { ok: true }
+  })
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().conflicts.length, 2)
+})
+
+t.test('Express: the body, and the path parameters a conflictConfig with allConflicts keeps', async (t) => {
+  const app = express()
+  app.use(express.json())
+  app.post('/users', async (req: Request<object, unknown, SignUp>, res: Response) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
+    res.status(201).json({ ok: true })
+  })
+  app.post('/orgs/:orgId/users', conflictConfig({ allConflicts: true, format: 'problem' }), async (req: Request<{ orgId: string }, unknown, SignUp>, res: Response) => {
+    await db.pool.query('INSERT INTO users (email, user_name, org_id, handle, active) VALUES ($1, $2, $3, $4, true)', [req.body.email, req.body.userName, req.params.orgId, req.body.handle])
+    res.status(201).json({ ok: true })
+  })
+  app.post('/plain', conflictConfig({}), async (req: Request<object, unknown, SignUp>, res: Response) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
+    res.status(201).json({ ok: true })
+  })
+  app.post('/off', conflictConfig({ allConflicts: false }), async (req: Request<object, unknown, SignUp>, res: Response) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
+    res.status(201).json({ ok: true })
+  })
+  const logger = memoryLogger()
+  app.use(pgConflict({ pool: db.pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, allConflicts: true, logger }))
+  const url = await listen(t, app)
+  t.same((await request(`${url}/users`, 'POST', bothTaken)).json.fields, ['userName', 'email'])
+  t.same((await request(`${url}/plain`, 'POST', bothTaken)).json.fields, ['userName', 'email'], 'a conflictConfig without the option: the middleware\'s')
+  t.same((await request(`${url}/off`, 'POST', bothTaken)).json.fields, ['userName'])
+  const problem = (await request(`${url}/orgs/1/users`, 'POST', { email: 'z@example.com', userName: 'ada', handle: 'lovelace', active: true })).json
+  t.same(problem.errors.map((e: { field: string, in?: string }) => [e.field, e.in ?? 'body']), [['userName', 'body'], ['orgId', 'path'], ['handle', 'body']])
+  t.throws(() => pgConflict({ allConflicts: true }), /options.allConflicts needs the database/)
 })

@@ -62,9 +62,7 @@ function conditionOf (index: UniqueIndex, supplied: ReadonlyMap<string, unknown>
     }
   }
   if (index.predicate !== undefined) {
-    for (const { column, defaulted } of index.predicateColumns ?? []) {
-      if (defaulted && !supplied.has(column)) return undefined
-    }
+    if (index.predicateColumns?.some(({ column, defaulted }) => defaulted && !supplied.has(column)) === true) return undefined
     // The existing row and the new one both in the index.
     terms.push(`(${index.predicate})`, `(SELECT (${index.predicate}) FROM ${SUPPLIED}) IS TRUE`)
   }

@@ -303,7 +303,6 @@ export class ConflictEngine {
     const catalog = this.cache?.catalog
     if (this.db === undefined || catalog === undefined || schema === undefined || table === undefined) return understood
     const indexes = catalog.uniqueIndexesOn(schema, table)
-    if (indexes.length < 2) return understood
     const configured = route?.fieldName ?? this.plugin.fieldName
     const fieldName = configured === undefined ? identity : guardFieldName(configured, log)
     const columns = new Set<string>()

@@ -39,8 +39,9 @@ await db.exec(`
 `)
 if (major >= 15) {
   await db.exec(`
-    CREATE TABLE badges (id serial PRIMARY KEY, code text CONSTRAINT badges_code_key UNIQUE, owner text CONSTRAINT badges_owner_key UNIQUE NULLS NOT DISTINCT);
-    INSERT INTO badges (code, owner) VALUES ('a', NULL);
+    CREATE TABLE badges (id serial PRIMARY KEY, code text CONSTRAINT badges_code_key UNIQUE, owner text CONSTRAINT badges_owner_key UNIQUE NULLS NOT DISTINCT, nick text);
+    CREATE UNIQUE INDEX badges_nick_key ON badges (lower(nick)) NULLS NOT DISTINCT;
+    INSERT INTO badges (code, owner, nick) VALUES ('a', NULL, 'Bee');
   `)
 }
 
@@ -60,8 +61,8 @@ async function signUpApp (options: FastifyPgConflictOptions, route: Record<strin
     await db.pool.query('INSERT INTO devices (serial, label) VALUES ($1, $2)', [serial, label])
     return await reply.code(201).send({ ok: true })
   })
-  app.post<{ Body: { code?: string, owner?: string | null } }>('/badges', async (request, reply) => {
-    await db.pool.query('INSERT INTO badges (code, owner) VALUES ($1, $2)', [request.body.code, request.body.owner ?? null])
+  app.post<{ Body: { code?: string, owner?: string | null, nick?: string } }>('/badges', async (request, reply) => {
+    await db.pool.query('INSERT INTO badges (code, owner, nick) VALUES ($1, $2, $3)', [request.body.code, request.body.owner ?? null, request.body.nick ?? null])
     return await reply.code(201).send({ ok: true })
   })
   await app.ready()
@@ -172,6 +173,8 @@ t.test('NULLs: a key supplied as null never conflicts, but under NULLS NOT DISTI
   if (major < 15) return
   const badges = (await app.inject({ method: 'POST', url: '/badges', payload: { code: 'a', owner: null } })).json()
   t.same(badges.fields, ['code', 'owner'], 'NULLS NOT DISTINCT: the NULL owner conflicts')
+  const nick = (await app.inject({ method: 'POST', url: '/badges', payload: { code: 'a', owner: 'x', nick: 'BEE' } })).json()
+  t.same(nick.fields, ['code', 'nick'], 'an expression key under NULLS NOT DISTINCT')
 })
 
 t.test('per-constraint rules give the other keys their messages and fields; a level\'s own fields only the violated key', async (t) => {
@@ -184,6 +187,22 @@ t.test('per-constraint rules give the other keys their messages and fields; a le
     { fields: ['login'], message: 'A record with this login already exists.' },
     { fields: ['emailAddress'], message: 'Email taken (emailAddress).' }
   ])
+})
+
+t.test('a route\'s rule for another key gives it its fields, over the plugin\'s', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true, constraints: [{ constraint: 'users_email_key', fields: 'plugin' }] },
+    { constraints: [{ constraint: 'users_email_key', fields: ['mail'] }] })
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().fields, ['userName', 'mail'])
+})
+
+t.test('without a pool (nothing to read the keys from): the violated key alone', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { fieldName: snakeToCamel, allConflicts: true })
+  app.post<{ Body: SignUp }>('/users', async (request) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [request.body.email, request.body.userName])
+    return { ok: true }
+  })
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().conflicts, [{ fields: ['userName'], message: 'A record with this userName already exists.' }])
 })
 
 t.test('expose.constraint names each key; expose.values shows only what PostgreSQL printed of the violated one', async (t) => {

@@ -33,6 +33,8 @@ t.test('path parameters: of the route by name, or where fieldLocations puts them
     { tenant_id: 'acme', name: 'Core' }, 'fieldLocations with a name of its own')
   t.same(Object.fromEntries(suppliedValues(['org_id'], sources, { fieldName: snakeToCamel, fieldLocations: { orgId: 'body' }, routeParameters: ['orgId'] })),
     { org_id: 'from the body' }, 'fieldLocations over the route\'s parameters')
+  t.same(Object.fromEntries(suppliedValues(['tenant'], sources, { fieldName: identity, fieldLocations: { tenant: { in: 'path' } } })),
+    { tenant: 'acme' }, 'an object place without a name: the field\'s')
 })
 
 t.test('fields in the query string or a header are never read', async (t) => {

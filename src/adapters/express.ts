@@ -42,7 +42,7 @@ export interface PgConflictExpressOptions extends ConflictSettings {
   format?: ResponseFormat<Request>
   /**
    * When a unique violation comes from an id sequence behind its table (a 500, the server's fault):
-   * move the sequence past the table's maximum, so that the next requests succeed. The request that
+   * move the sequence forward to the end of the ids packed above it, so that the next requests succeed. The request that
    * met it is still passed on as a 500: a middleware cannot run the handler again. Needs `pool`.
    */
   repairSequences?: boolean

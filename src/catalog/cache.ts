@@ -97,13 +97,19 @@ export class CatalogCache {
 
   /**
    * What `lookup` finds in the catalog once it is current, for a name the catalog in hand did not
-   * know (or knew out of date). Without a version to go by, the catalog is read again at most once
-   * per `minRefreshInterval` for the whole process, whatever the names.
+   * know (or knew out of date). When the version says nothing changed and the name is still not
+   * found (a rename keeps the OIDs the version counts), or without a version to go by, the
+   * catalog is read again at most once per `minRefreshInterval` for the whole process, whatever
+   * the names.
    */
   async findAfterRefresh<T> (lookup: (catalog: IndexCatalog) => T | undefined, deadline: Deadline): Promise<T | undefined> {
     if (this.version !== undefined) {
+      const before = this.catalog
       await this.current(deadline)
-    } else if (performance.now() - this.missReadAt >= this.options.minRefreshInterval) {
+      const found = lookup(this.catalog)
+      if (found !== undefined || this.catalog !== before) return found // (read just now: not again)
+    }
+    if (performance.now() - this.missReadAt >= this.options.minRefreshInterval) {
       this.missReadAt = performance.now()
       await this.refresh(deadline)
     }

@@ -85,7 +85,17 @@ export async function queryWithoutJit (db: Queryable, sql: string, schemas: read
   const literal = schemas === undefined ? 'NULL' : `ARRAY[${schemas.map(quoteLiteral).join(', ')}]::text[]`
   // Several statements answer with one result each (node-postgres: an array); the last is the SELECT's.
   const results: unknown = await db.query(`SET LOCAL jit = off;\n${sql.replaceAll('$1', literal)}`)
-  return ([results].flat().at(-1) as { rows: unknown[] }).rows
+  const rows = ([results].flat().at(-1) as { rows?: unknown } | null | undefined)?.rows
+  // A pool that is not node-postgres's may answer otherwise (postgres.js: one array of results):
+  // a failed read, said, rather than a catalog of nothing that would take every name for unknown.
+  if (!Array.isArray(rows) || !rows.every(isRow)) {
+    throw new TypeError('the pool\'s query() did not answer as node-postgres does (several statements in one string give an array of results, each with rows of objects), so the catalog cannot be read through it: pass a pg.Pool as `pool`')
+  }
+  return rows
+}
+
+function isRow (row: unknown): boolean {
+  return typeof row === 'object' && row !== null && !Array.isArray(row)
 }
 
 /** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
@@ -215,8 +225,8 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
  *   index created, dropped or made again there changes, whatever order the transactions commit
  *   in. It scans their constraints and indexes (milliseconds on a large catalog). Null when
  *   `global` had not changed.
- * Renames keep the OID: a renamed constraint is looked up by its new name, which the catalog then
- * does not know; a renamed column shows in DETAIL.
+ * Renames keep the OID: the name the catalog then does not know (a constraint's, a table's, a
+ * column's in DETAIL) reads it again, bounded by `minRefreshInterval` (`CatalogCache.findAfterRefresh`).
  */
 export const CATALOG_VERSION_SQL = `
 SELECT g.global,

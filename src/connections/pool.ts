@@ -6,7 +6,8 @@
  *
  * What it changes on the pool: one own property, `query`, which runs pg-pool's own `query`
  * (whatever `pool.query` was) with a `connect` that marks the client it checks out; that
- * client's `release(error)` goes through `releaseAfterError`. Nothing else: `connect()`, the
+ * client's `release(error)` goes through `releaseAfterError`. A query that takes a session-level
+ * advisory lock runs as it would without this. Nothing else: `connect()`, the
  * clients it hands out and their `release` behave as before, and pg-pool still decides
  * everything else on release (ending, `maxUses`, `maxLifetimeSeconds`, a pool ending).
  */
@@ -55,6 +56,18 @@ function keepOnError (client: PooledClient): void {
   }
 }
 
+/**
+ * A session-level advisory lock (`pg_advisory_lock`, `pg_try_advisory_lock`, their `_shared`
+ * forms; not the `_xact_` ones) outlives the failed statement's rollback: a query that takes one
+ * and fails before its unlock must lose its connection, which releases the lock, as pg-pool does.
+ */
+const SESSION_LOCK = /pg_(?:try_)?advisory_lock/i
+
+function holdsSessionLock (query: unknown): boolean {
+  const text = typeof query === 'string' ? query : (query as { text?: unknown } | null | undefined)?.text
+  return typeof text === 'string' && SESSION_LOCK.test(text)
+}
+
 function install (pool: PgPool): Kept {
   const own = Object.hasOwn(pool, 'query')
   const original = pool.query
@@ -69,7 +82,7 @@ function install (pool: PgPool): Kept {
     })
   }
   const query = function query (...args: unknown[]): unknown {
-    return original.apply(standIn, args)
+    return original.apply(holdsSessionLock(args[0]) ? pool : standIn, args)
   }
   pool.query = query
   return {

@@ -181,8 +181,10 @@ function describeForeignKey (error: PgErrorFields, constraint: TableConstraint |
 export function isStillReferenced (error: PgErrorFields, constraint: TableConstraint | undefined, detail: KeyScan | undefined): boolean {
   const text = error.detail
   if (text !== undefined) {
-    if (text.includes(' is still referenced from table ')) return true
-    if (text.includes(' is not present in table ')) return false
+    // Only the end of DETAIL is the server's own words: the key's values before it are the
+    // request's, and may hold either phrase.
+    if (STILL_REFERENCED.test(text)) return true
+    if (NOT_PRESENT.test(text)) return false
   }
   const references = constraint?.references
   if (references === undefined || constraint === undefined) return false
@@ -195,11 +197,24 @@ export function isStillReferenced (error: PgErrorFields, constraint: TableConstr
   // Without the key (privileges withheld it, or a translation moved it): the DETAIL names the
   // referenced table for a missing row and the referencing one for a row still referenced.
   if (text !== undefined && references.table !== constraint.table) {
-    const ownNamed = namesWord(text, constraint.table)
-    const theirsNamed = namesWord(text, references.table)
+    const after = afterValues(text)
+    const ownNamed = namesWord(after, constraint.table)
+    const theirsNamed = namesWord(after, references.table)
     if (ownNamed !== theirsNamed) return ownNamed
   }
   return false
+}
+
+/**
+ * The end of a foreign key's DETAIL in English, after the key (`Key (a)=(1) is …`) or without it
+ * (`Key is …`, when the role may not read the key's columns). The table's name is the server's.
+ */
+const STILL_REFERENCED = /(?:\)|^Key) is still referenced from table "[^"]*"\.$/
+const NOT_PRESENT = /(?:\)|^Key) is not present in table "[^"]*"\.$/
+
+/** DETAIL after the key's values (they end at its last `)`), or all of it when it shows none. */
+function afterValues (text: string): string {
+  return text.slice(text.lastIndexOf(')') + 1)
 }
 
 /** Whether `text` holds `name` as a whole word (not `orgs` in `orgs_members`). */

@@ -1,5 +1,5 @@
 import { CatalogCache } from '../catalog/cache.js'
-import type { IndexCatalog, Queryable } from '../catalog/catalog.js'
+import type { IndexCatalog, Queryable, UniqueIndex } from '../catalog/catalog.js'
 import { scanKeyDetail, type KeyScan } from '../core/detail.js'
 import { citusShard, dialectOf, isRelayedByCitus } from '../core/dialects.js'
 import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMatchesDetail, isStillReferenced, type Conflict, type Found } from '../core/describe.js'
@@ -156,14 +156,15 @@ export class ConflictEngine {
     // The steady state: the index is cached and DETAIL shows its keys, so nothing is sliced out of it but the values.
     if ((kind === 'unique' || kind === 'exclusion') && cache !== undefined && error.constraint !== undefined) {
       const index = cache.catalog.find(error.constraint, error.schema)
-      const detail = index === undefined ? null : detailAgainst(error, index)
+      const detail = index === undefined || !onTable(index, error) ? null : detailAgainst(error, index)
       if (detail !== null && detail !== undefined) return this.settle(error, kind, { index }, detail, route, log)
     }
     const detail = kind === 'unique' || kind === 'exclusion' || kind === 'foreignKey' ? scanKeyDetail(error.detail, dialectOf(error)) : undefined
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
     // As sent, then (a Citus shard's names) as its distributed table's.
     const named = asDistributed(error)
-    for (const candidate of named === error ? [error] : [error, named]) {
+    const candidates = named === error ? [error] : [error, named]
+    for (const candidate of candidates) {
       if (candidate.constraint === undefined) continue
       const looked = find(cache.catalog, candidate, kind, detail)
       if (looked === undefined) continue
@@ -172,8 +173,15 @@ export class ConflictEngine {
         .then(() => this.settle(candidate, kind, find(cache.catalog, candidate, kind, detail)?.found ?? {}, detail, route, log))
     }
     if (named.constraint === undefined) return this.settle(named, kind, {}, detail, route, log)
-    return cache.findAfterRefresh((catalog) => find(catalog, named, kind, detail)?.found, deadline)
-      .then((fresh) => this.settle(named, kind, fresh ?? {}, detail, route, log))
+    // After the read too, as sent first: a table of the application's may end in `_<digits>` like a shard's.
+    return cache.findAfterRefresh((catalog) => {
+      for (const candidate of candidates) {
+        const found = candidate.constraint === undefined ? undefined : find(catalog, candidate, kind, detail)?.found
+        if (found !== undefined) return { candidate, found }
+      }
+      return undefined
+    }, deadline)
+      .then((fresh) => this.settle(fresh?.candidate ?? named, kind, fresh?.found ?? {}, detail, route, log))
   }
 
   /** `detail`: DETAIL scanned, or where its values start when read against `found.index`'s keys. */
@@ -390,7 +398,7 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (kind === 'unique' || kind === 'exclusion') {
     const index = catalog.find(name, error.schema)
     if (index === undefined) return keysConfirmed(catalog, error, detail) ? { found: { keysConfirmed: true }, confirmed: true } : undefined
-    if (!indexMatchesDetail(index, detail)) return undefined
+    if (!onTable(index, error) || !indexMatchesDetail(index, detail)) return undefined
     return { found: { index }, confirmed: detail !== undefined }
   }
   // A domain's check names no table and is not in this catalog: nothing to find, nor to read again for.
@@ -399,6 +407,11 @@ function find (catalog: IndexCatalog, error: PgErrorFields, kind: IntegrityKind,
   if (constraint === undefined) return undefined
   const matches = kind === 'foreignKey' ? foreignKeyMatchesDetail(error, constraint, detail) : undefined
   return matches === false ? undefined : { found: { constraint }, confirmed: matches === true }
+}
+
+/** Whether the index is on the table the error names (when it names one): a table renamed since the read is not. */
+function onTable (index: UniqueIndex, error: PgErrorFields): boolean {
+  return error.table === undefined || error.table === index.table
 }
 
 /** A name Citus shortened to give its shards theirs: the start of the name, `_`, 8 hex digits of a hash. */

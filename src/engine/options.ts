@@ -56,7 +56,8 @@ export interface CatalogOptions {
   schemas?: string[]
   /**
    * Least time between two reads caused by unknown names, ms, for the whole process, when the
-   * server gives no catalog version (with one, the catalog is read again only when it changed). Default 5000.
+   * catalog version has not changed (a rename keeps it) or the server gives none; a changed
+   * version reads at once. Default 5000.
    */
   minRefreshInterval?: number
   /**

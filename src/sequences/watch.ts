@@ -149,6 +149,9 @@ export class SequenceWatch {
    * Rejects when it failed.
    */
   async repair (check: SequenceCheck, deadline: Deadline): Promise<{ repair: SequenceRepair | undefined, done: boolean, late: boolean }> {
+    // The sequence is past the id it handed out (a default insert just drew the last value it
+    // gave): nothing to move, and no lock to take. Running the handler again is what helps.
+    if (!check.behind && !check.collides) return { repair: undefined, done: true, late: false }
     const key = keyOf(check.schema, check.table, check.column)
     if (this.unrepairable.has(key)) return { repair: undefined, done: false, late: false }
     const running = this.repairs.get(key)

@@ -32,6 +32,9 @@ export const CAPTURED: Record<CaptureName, () => NodePgError> = {
   relayedExclusion: () => nodePgError('conflicting key value violates exclusion constraint "rooms_no_overlap_102190"', {
     ...RELAYED, code: '23P01', detail: 'Key (org_id, room, seats)=(1, 1, [5,15)) conflicts with existing key (org_id, room, seats)=(1, 1, [1,10)).'
   }),
+  relayedShortened: () => nodePgError('duplicate key value violates unique constraint "aliases_org_id_and_alias_with_a_name_long_enoug_eba58027_102192"', {
+    ...RELAYED, code: '23505', detail: 'Key (org_id, alias)=(1, x) already exists.'
+  }),
   copyUnique: () => nodePgError('duplicate key value violates unique constraint "accounts_org_email_key_102188"', {
     ...COPIED, detail: 'Key (org_id, email)=(1, ada@example.com) already exists.'
   }),

@@ -6,7 +6,7 @@ import fastifyPgConflict, { checkSequence, repairSequence, resetSequences } from
 import { readTableConstraints, readUniqueIndexes } from '../../src/catalog/catalog.js'
 import { buildApp, ERROR, WARN } from '../helpers/app.js'
 import { citusSchema } from './cluster.js'
-import { CAPTURES, createScenario, raise, type CaptureName } from './scenario.js'
+import { CAPTURES, createScenario, LONG_NAME, raise, type CaptureName } from './scenario.js'
 
 const SHARD_NAME = /_\d{6,}$/
 
@@ -17,7 +17,7 @@ export async function catalog (t: Test, url: string): Promise<void> {
 
   t.test('the catalog on the coordinator holds the distributed and reference tables\' own names, no shard\'s', async (t) => {
     const indexes = await readUniqueIndexes(db.pool, [db.schema])
-    t.same(indexes.map((i) => `${i.table}.${i.name}`).sort(), ['accounts.accounts_org_email_key', 'accounts.accounts_pkey', 'orgs.orgs_pkey', 'rooms.rooms_no_overlap'])
+    t.same(indexes.map((i) => `${i.table}.${i.name}`).sort(), ['accounts.accounts_org_email_key', 'accounts.accounts_pkey', `aliases.${LONG_NAME}`, 'orgs.orgs_pkey', 'rooms.rooms_no_overlap'])
     t.same(indexes.find((i) => i.name === 'accounts_org_email_key')?.columns, ['org_id', 'email'])
     const constraints = await readTableConstraints(db.pool, [db.schema])
     t.same(constraints.map((c) => `${c.table}.${c.name}`).sort(), ['accounts.accounts_age_check', 'accounts.accounts_org_id_fkey'])

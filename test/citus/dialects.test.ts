@@ -27,6 +27,8 @@ const EXPECTED: Record<CaptureName, Expected> = {
   relayedNotNull: { kind: 'notNull', via: 'relayed', shard: { ...ACCOUNTS, column: 'email' } },
   relayedCheck: { kind: 'check', via: 'relayed', shard: { ...ACCOUNTS, constraint: 'accounts_age_check' } },
   relayedExclusion: { kind: 'exclusion', via: 'relayed', shard: { constraint: 'rooms_no_overlap' } },
+  // The name on the shards is Citus's shortened one (a hash of the distributed table's): only the shard id comes off.
+  relayedShortened: { kind: 'unique', via: 'relayed', shard: { constraint: 'aliases_org_id_and_alias_with_a_name_long_enoug_eba58027' } },
   copyUnique: { kind: 'unique', via: 'copied', shard: { constraint: 'accounts_org_email_key' } },
   copyForeignKey: { kind: 'foreignKey', via: 'copied', shard: { ...ACCOUNTS, constraint: 'accounts_org_id_fkey' } },
   copyNotNull: { kind: 'notNull', via: 'copied', shard: { ...ACCOUNTS, column: 'email' } },

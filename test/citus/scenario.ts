@@ -22,9 +22,15 @@ export async function createScenario (db: CitusSchema): Promise<void> {
   await db.exec(`CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA ${db.schema}`)
   await db.exec('CREATE TABLE rooms (org_id int, room int, seats int4range, CONSTRAINT rooms_no_overlap EXCLUDE USING gist (org_id WITH =, room WITH =, seats WITH &&))')
   await db.distribute('rooms', 'org_id', 'accounts')
+  // A constraint name of 62 bytes leaves no room for a shard id: Citus shortens it on the shards.
+  await db.exec(`CREATE TABLE aliases (org_id int, alias text, CONSTRAINT ${LONG_NAME} UNIQUE (org_id, alias))`)
+  await db.distribute('aliases', 'org_id', 'accounts')
   await db.exec(`INSERT INTO orgs VALUES (1, 'one'), (2, 'two'); INSERT INTO accounts VALUES (1, 1, 'ada@example.com', 36);
-    INSERT INTO rooms VALUES (1, 1, '[1,10)')`)
+    INSERT INTO rooms VALUES (1, 1, '[1,10)'); INSERT INTO aliases VALUES (1, 'x')`)
 }
+
+/** The unique constraint of `aliases`, whose name Citus shortens for its shards. */
+export const LONG_NAME = 'aliases_org_id_and_alias_with_a_name_long_enough_to_be_shortened'.slice(0, 62)
 
 /** Where a statement runs: through the coordinator, or on the worker holding org 1's shard (local execution). */
 export type Via = 'coordinator' | 'worker'
@@ -46,6 +52,7 @@ export const CAPTURES = {
   relayedNotNull: { via: 'coordinator', sql: ['INSERT INTO accounts VALUES (1, 2, NULL, 20)'] },
   relayedCheck: { via: 'coordinator', sql: ["INSERT INTO accounts VALUES (1, 2, 'bob@example.com', -1)"] },
   relayedExclusion: { via: 'coordinator', sql: ["INSERT INTO rooms VALUES (1, 1, '[5,15)')"] },
+  relayedShortened: { via: 'coordinator', sql: ["INSERT INTO aliases VALUES (1, 'x')"] },
   // INSERT … SELECT that Citus pulls to the coordinator (a LIMIT) goes through COPY (ReportCopyError, XX000).
   copyUnique: { via: 'coordinator', sql: ['INSERT INTO accounts SELECT org_id, id + 1, email, age FROM accounts LIMIT 1'] },
   copyForeignKey: { via: 'coordinator', sql: ["INSERT INTO accounts SELECT 3, 2, 'bob@example.com', 20 FROM accounts LIMIT 1"] },

@@ -102,6 +102,23 @@ t.test('a session left inside a transaction is removed', async (t) => {
   t.same((await pool.query('SELECT count(*)::int AS n FROM users')).rows, [{ n: 1 }], 'the next query runs on a fresh session')
 })
 
+t.test('a session-level advisory lock taken before the failing statement: removed, which releases the lock', async (t) => {
+  const pool = db.newPool({ max: 1 })
+  t.teardown(keepConnections(pool))
+  const seen = watch(pool)
+  for (const text of [`SELECT pg_advisory_lock(4243); ${CONFLICT}; SELECT pg_advisory_unlock(4243)`, `SELECT PG_TRY_ADVISORY_LOCK_SHARED(4243); ${CONFLICT}`]) {
+    t.match(await rejection(pool.query({ text })), { code: '23505' })
+    await settled(pool, seen)
+  }
+  t.equal(seen.removed, 2, 'both removed, as without keepConnections')
+  const other = db.newPool({ max: 1 })
+  t.same((await other.query('SELECT pg_try_advisory_lock(4243) AS got')).rows, [{ got: true }], 'the lock went with the connection')
+  await other.end()
+  t.match(await rejection(pool.query(`SELECT pg_advisory_xact_lock(4243); ${CONFLICT}`)), { code: '23505' })
+  await settled(pool, seen)
+  t.equal(seen.removed, 2, 'a transaction-level lock goes with the rollback: the connection is kept')
+})
+
 t.test('errors that are not the server answering are removed as before', async (t) => {
   const name = `fpc-pool-fatal-${process.pid}`
   const pool = db.newPool({ max: 1, application_name: name })

@@ -10,8 +10,9 @@ import { valuesStartFor } from '../../src/core/detail.js'
 import { ConflictEngine, type Log } from '../../src/engine/engine.js'
 import { CATALOG_VERSION_SQL } from '../../src/catalog/catalog.js'
 import { resolveSettings, RuleSet, type Level } from '../../src/core/rules.js'
-import { buildApp } from '../helpers/app.js'
-import { testDatabase } from '../helpers/db.js'
+import postgres from 'postgres'
+import { buildApp, WARN } from '../helpers/app.js'
+import { databaseUrl, testDatabase } from '../helpers/db.js'
 import { pgDatabaseError } from '../helpers/driver-errors.js'
 
 const db = await testDatabase(t, 'core')
@@ -164,4 +165,70 @@ t.test('a level made after the catalog was read is checked against it at once', 
   engine.level({ constraints: [typo] }, 'route /x: ', log) // the same rule again (as on the HEAD route Fastify copies from a GET)
   t.same(warnings, ['fastify-pg-conflict: the configured constraint "acounts_email_key" matches no unique index or constraint in the database; did you mean "accounts_email_key"?'],
     'quoted, with the nearest name; a rule met again is not warned of again')
+})
+
+t.test('a key value that reads like the server\'s words cannot change what a foreign key violation is, nor make the plugin query', async (t) => {
+  await db.exec('CREATE TABLE orgs (slug text PRIMARY KEY); CREATE TABLE members (id serial PRIMARY KEY, org_slug text NOT NULL REFERENCES orgs (slug))')
+  await db.exec("INSERT INTO orgs VALUES ('acme'); INSERT INTO members (org_slug) VALUES ('acme')")
+  let queries = 0
+  const counted = { query: async (text: string, values?: unknown[]) => { queries++; return await db.pool.query(text, values) } }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: counted, catalog: { schemas: [db.schema] } })
+  app.post<{ Body: { org: string } }>('/members', async (request) => await db.pool.query('INSERT INTO members (org_slug) VALUES ($1)', [request.body.org]))
+  app.delete<{ Body: { slug: string } }>('/orgs', async (request) => await db.pool.query('DELETE FROM orgs WHERE slug = $1', [request.body.slug]))
+  await app.ready()
+  queries = 0
+  for (const org of ['nope', 'acme) is still referenced from table "x', 'a) is still referenced from table "members".']) {
+    const response = await app.inject({ method: 'POST', url: '/members', payload: { org } })
+    t.equal(response.statusCode, 422, `${JSON.stringify(org)}: a missing referenced row`)
+    t.same(response.json().fields, ['org_slug'])
+  }
+  const response = await app.inject({ method: 'DELETE', url: '/orgs', payload: { slug: 'acme' } })
+  t.equal(response.statusCode, 409, 'a row still referenced')
+  t.equal(response.json().code, 'PG_STILL_REFERENCED')
+  t.equal(queries, 0, 'the catalog in hand answered every one')
+})
+
+t.test('a table made after start-up whose names end in _<digits>, like a Citus shard\'s: its first conflict has its fields', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, expose: { constraint: true } })
+  app.post('/', async () => await db.pool.query("INSERT INTO t_7 VALUES ('z'), ('z')"))
+  await app.ready()
+  await db.exec('CREATE TABLE t_7 (c text CONSTRAINT uq_c_7 UNIQUE)')
+  for (const time of ['first', 'second']) {
+    t.match((await app.inject({ method: 'POST', url: '/' })).json(), { statusCode: 409, fields: ['c'], constraint: 'uq_c_7', table: 't_7' }, time)
+  }
+})
+
+t.test('renames keep the OIDs the catalog version counts: a constraint, table or column renamed after start-up is read again at its first conflict', async (t) => {
+  await db.exec('CREATE TABLE acct (id int PRIMARY KEY, email text CONSTRAINT acct_email_key UNIQUE); INSERT INTO acct VALUES (1, \'a\')')
+  let queries = 0
+  const counted = { query: async (text: string, values?: unknown[]) => { queries++; return await db.pool.query(text, values) } }
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: counted, catalog: { schemas: [db.schema], minRefreshInterval: 0 }, expose: { constraint: true } })
+  let table = 'acct'
+  app.post('/', async () => await db.pool.query(`INSERT INTO ${table} VALUES (2, 'a')`))
+  await app.ready()
+  const answer = async (): Promise<Record<string, unknown>> => (await app.inject({ method: 'POST', url: '/' })).json()
+  await db.exec('ALTER TABLE acct RENAME CONSTRAINT acct_email_key TO acct_mail_key')
+  t.match(await answer(), { fields: ['email'], constraint: 'acct_mail_key', table: 'acct' }, 'a constraint renamed')
+  await db.exec('ALTER TABLE acct RENAME TO accounts_renamed')
+  table = 'accounts_renamed'
+  t.match(await answer(), { fields: ['email'], constraint: 'acct_mail_key', table: 'accounts_renamed' }, 'its table renamed')
+  await db.exec('ALTER TABLE accounts_renamed RENAME COLUMN email TO mail')
+  t.match(await answer(), { fields: ['mail'], constraint: 'acct_mail_key', table: 'accounts_renamed' }, 'its column renamed')
+  queries = 0
+  t.match(await answer(), { fields: ['mail'] })
+  t.equal(queries, 0, 'then the steady state again: no query')
+})
+
+t.test('a pool that answers otherwise than node-postgres (a postgres.js adapter): the catalog read fails, said, and DETAIL answers', async (t) => {
+  const sql = postgres(databaseUrl(), { max: 1, connection: { search_path: db.schema }, onnotice: () => {} })
+  t.teardown(async () => { await sql.end() })
+  const adapter = { query: async (text: string, values?: unknown[]) => ({ rows: await sql.unsafe(text, (values ?? []) as never[]) }) }
+  const { app, logs } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: adapter, catalog: { schemas: [db.schema] } })
+  app.post('/', async () => await db.pool.query(DUPLICATE))
+  t.match((await app.inject({ method: 'POST', url: '/' })).json(), { statusCode: 409, fields: ['email'] }, 'not an empty catalog that knows no name')
+  t.match(logs.filter((l) => l.level === WARN).map((l) => JSON.stringify(l.err)), [/did not answer as node-postgres does/])
 })

@@ -24,20 +24,7 @@ SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS posi
          WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
            AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
        ) END AS depend_columns,
-       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table,
-       -- What checking the table's other keys needs (docs/all-conflicts.md), once per index (its first key's row).
-       -- indnullsnotdistinct is PostgreSQL 15's: read through to_jsonb so that the query still parses on 12 to 14.
-       CASE WHEN k = 1 THEN i.indisexclusion END AS exclusion,
-       CASE WHEN k = 1 THEN (to_jsonb(i) -> 'indnullsnotdistinct') = 'true'::jsonb END AS nulls_not_distinct,
-       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
-       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN (
-         SELECT jsonb_object_agg(pa.attname, pa.atthasdef OR pa.attidentity <> '' OR pa.attgenerated <> '' OR pt.typdefaultbin IS NOT NULL)
-         FROM pg_depend d
-         JOIN pg_attribute pa ON pa.attrelid = d.refobjid AND pa.attnum = d.refobjsubid
-         JOIN pg_type pt ON pt.oid = pa.atttypid
-         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
-           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
-       ) END AS predicate_columns
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -57,6 +44,27 @@ WHERE (i.indisunique OR i.indisexclusion)
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
 ORDER BY n.nspname, ic.relname, k`
 
+/**
+ * `CATALOG_SQL` with what the `allConflicts` check needs (docs/all-conflicts.md), once per index
+ * (on its first key's row): whether it is an exclusion constraint's, `NULLS NOT DISTINCT`, a
+ * partial index's predicate and the columns it uses with whether each gets a value when a row
+ * leaves it out. Read only once a level turns the check on: it makes the read about a third slower.
+ */
+export const CATALOG_KEYS_SQL = CATALOG_SQL.replace('rt.relname AS parent_table\n', `rt.relname AS parent_table,
+       -- indnullsnotdistinct is PostgreSQL 15's: read through to_jsonb so that the query still parses on 12 to 14.
+       CASE WHEN k = 1 THEN i.indisexclusion END AS exclusion,
+       CASE WHEN k = 1 THEN (to_jsonb(i) -> 'indnullsnotdistinct') = 'true'::jsonb END AS nulls_not_distinct,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN (
+         SELECT jsonb_object_agg(pa.attname, pa.atthasdef OR pa.attidentity <> '' OR pa.attgenerated <> '' OR pt.typdefaultbin IS NOT NULL)
+         FROM pg_depend d
+         JOIN pg_attribute pa ON pa.attrelid = d.refobjid AND pa.attnum = d.refobjsubid
+         JOIN pg_type pt ON pt.oid = pa.atttypid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS predicate_columns
+`)
+
 interface CatalogRow {
   schema: string
   name: string
@@ -68,10 +76,11 @@ interface CatalogRow {
   parent_schema: string | null
   parent_name: string | null
   parent_table: string | null
-  exclusion: boolean | null // set on an index's first key only, as are the three below
-  nulls_not_distinct: boolean | null
-  predicate: string | null
-  predicate_columns: Record<string, boolean> | null
+  // CATALOG_KEYS_SQL's, on an index's first key only (absent from CATALOG_SQL's rows)
+  exclusion?: boolean | null
+  nulls_not_distinct?: boolean | null
+  predicate?: string | null
+  predicate_columns?: Record<string, boolean> | null
 }
 
 /**
@@ -98,9 +107,12 @@ function isRow (row: unknown): boolean {
   return typeof row === 'object' && row !== null && !Array.isArray(row)
 }
 
-/** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
-export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[]): Promise<UniqueIndex[]> {
-  const rows = await queryWithoutJit(db, CATALOG_SQL, schemas)
+/**
+ * Reads every unique index (in `schemas`, or in every user schema) from the catalog; with
+ * `keyDetails`, also what the `allConflicts` check needs (`CATALOG_KEYS_SQL`).
+ */
+export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[], keyDetails = false): Promise<UniqueIndex[]> {
+  const rows = await queryWithoutJit(db, keyDetails ? CATALOG_KEYS_SQL : CATALOG_SQL, schemas)
   const indexes: UniqueIndex[] = []
   let current: UniqueIndex | undefined
   for (const row of rows as CatalogRow[]) {
@@ -119,7 +131,7 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
           : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string },
         exclusion: row.exclusion === true,
         predicate: row.predicate ?? undefined,
-        predicateColumns: row.predicate_columns === null
+        predicateColumns: row.predicate_columns == null
           ? undefined
           : Object.freeze(Object.entries(row.predicate_columns).map(([column, defaulted]) => Object.freeze({ column, defaulted }))),
         nullsNotDistinct: row.nulls_not_distinct === true
@@ -267,6 +279,8 @@ export class IndexCatalog {
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
   private byTable: Map<string, UniqueIndex[]> | undefined // by schema and table, made when first asked
+  /** Whether the indexes were read with `CATALOG_KEYS_SQL`'s details (what the `allConflicts` check needs). */
+  keyDetails = false
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {

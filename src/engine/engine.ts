@@ -76,6 +76,8 @@ export class ConflictEngine {
   private timeout = DEFAULT_TIMEOUT
   /** Where the catalog is read, and the `allConflicts` check runs. */
   private db: Queryable | undefined
+  /** Whether a level turns `allConflicts` on: catalog reads then take the indexes' details the check needs. */
+  private checksOtherKeys = false
 
   constructor (options: LevelOptions, log: Log) {
     this.plugin = this.level(options, '', log)
@@ -94,6 +96,7 @@ export class ConflictEngine {
     }
     // A level made after the first read (an Express route first used later) is checked now.
     if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added.map((rule) => [rule, where]))
+    if (options.allConflicts === true || options.constraints?.some((rule) => rule.allConflicts === true) === true) this.checksOtherKeys = true
     return compileLevel(options)
   }
 
@@ -116,7 +119,8 @@ export class ConflictEngine {
         this.lastCatalog = catalog
         if (first) this.warnUnmatched(catalog, log, this.configured)
       },
-      onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
+      onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') },
+      keyDetails: () => this.checksOtherKeys
     })
     const sequences = this.sequences = new SequenceWatch(db, {
       interval: options.sequenceCheckInterval,
@@ -308,9 +312,19 @@ export class ConflictEngine {
     if (!settings.allConflicts) return understood
     const others: OtherConflict[] = understood.others = []
     const { schema, table } = conflict
-    const catalog = this.cache?.catalog
-    if (this.db === undefined || catalog === undefined || schema === undefined || table === undefined) return understood
-    const indexes = catalog.uniqueIndexesOn(schema, table)
+    const cache = this.cache
+    if (this.db === undefined || cache === undefined || schema === undefined || table === undefined) return understood
+    // A catalog read before any level turned the option on (an Express route's, met later) lacks
+    // the details: read again once, within the deadline.
+    if (!cache.catalog.keyDetails) return cache.refresh(deadline).then(() => cache.catalog.keyDetails ? this.checkOthers(understood, others, sources, routeParameters, route, log, deadline) : understood)
+    return this.checkOthers(understood, others, sources, routeParameters, route, log, deadline)
+  }
+
+  private checkOthers (understood: Understood, others: OtherConflict[], sources: SuppliedSources, routeParameters: readonly string[], route: Level | undefined, log: Log, deadline: Deadline): Maybe<Understood> {
+    const { conflict, settings } = understood
+    const schema = conflict.schema as string
+    const table = conflict.table as string
+    const indexes = (this.cache as CatalogCache).catalog.uniqueIndexesOn(schema, table)
     const configured = route?.fieldName ?? this.plugin.fieldName
     const fieldName = configured === undefined ? identity : guardFieldName(configured, log)
     const columns = new Set<string>()
@@ -321,7 +335,7 @@ export class ConflictEngine {
     const supplied = suppliedValues(columns, sources, { fieldName, fieldLocations: settings.fieldLocations, routeParameters })
     const checks = checksFor(indexes, conflict.constraint, supplied)
     if (checks.length === 0) return understood
-    const asked = conflictingIndexes(this.db, schema, table, checks, supplied)
+    const asked = conflictingIndexes(this.db as Queryable, schema, table, checks, supplied)
     return deadline.within(asked).then((found) => {
       if (found === undefined) {
         log.warn(`fastify-pg-conflict: the check of ${schema}.${table}'s other unique keys (allConflicts) had not ended by the request's deadline (catalog.timeout); answered with the violated one alone`)

@@ -300,8 +300,10 @@ t.test('a partitioned table: the keys declared on it, checked over every partiti
   ], 'the partitioned table\'s keys (not the partition\'s), the violated first, then by name')
 })
 
-t.test('the catalog reads what the check needs: predicates, their columns\' defaults, NULLS NOT DISTINCT', async (t) => {
-  const indexes = await readUniqueIndexes(db.pool, [db.schema])
+t.test('the catalog reads what the check needs (only when asked: predicates, their columns\' defaults, NULLS NOT DISTINCT)', async (t) => {
+  t.match((await readUniqueIndexes(db.pool, [db.schema])).find((index) => index.name === 'users_phone_key'), { predicate: undefined, nullsNotDistinct: false },
+    'without the option anywhere, the read the plugin always made')
+  const indexes = await readUniqueIndexes(db.pool, [db.schema], true)
   const byName = new Map(indexes.map((index) => [index.name, index]))
   t.match(byName.get('users_phone_key'), { predicate: 'deleted_at IS NULL', nullsNotDistinct: false, exclusion: false })
   t.same([...byName.get('users_phone_key')?.predicateColumns ?? []].sort((a, b) => a.column.localeCompare(b.column)), [{ column: 'deleted_at', defaulted: false }, { column: 'phone', defaulted: false }])
@@ -348,4 +350,22 @@ t.test('Express: the body, and the path parameters a conflictConfig with allConf
   const problem = (await request(`${url}/orgs/1/users`, 'POST', { email: 'z@example.com', userName: 'ada', handle: 'lovelace', active: true })).json
   t.same(problem.errors.map((e: { field: string, in?: string }) => [e.field, e.in ?? 'body']), [['userName', 'body'], ['orgId', 'path'], ['handle', 'body']])
   t.throws(() => pgConflict({ allConflicts: true }), /options.allConflicts needs the database/)
+})
+
+t.test('Express: a catalog read before any level asked (ready(), then a route\'s conflictConfig) is read again once, with the details', async (t) => {
+  for (const failing of [false, true]) {
+    const app = express()
+    app.use(express.json())
+    app.post('/users', conflictConfig({ allConflicts: true }), async (req: Request<object, unknown, SignUp>, res: Response) => {
+      await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
+      res.status(201).json({ ok: true })
+    })
+    // With `failing`, the read with the details fails: the answer is the violated key's alone.
+    const pool: Queryable = { query: async (text: string, values?: unknown[]) => failing && text.includes('indnullsnotdistinct') ? await Promise.reject(new Error('no')) : await db.pool.query(text, values) }
+    const middleware = pgConflict({ pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, logger: memoryLogger() })
+    app.use(middleware)
+    await middleware.ready()
+    const url = await listen(t, app)
+    t.same((await request(`${url}/users`, 'POST', bothTaken)).json.fields, failing ? ['userName'] : ['userName', 'email'], failing ? 'the read failing: as today' : 'read again, with the details')
+  }
 })

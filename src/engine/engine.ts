@@ -167,9 +167,8 @@ export class ConflictEngine {
     if (cache === undefined || !lookedUp(kind)) return this.settle(asDistributed(error), kind, {}, detail, route, log)
     // As sent, then (a Citus shard's names) as its distributed table's.
     const named = asDistributed(error)
-    const candidates = named === error ? [error] : [error, named]
+    const candidates = (named === error ? [error] : [error, named]).filter((candidate) => candidate.constraint !== undefined)
     for (const candidate of candidates) {
-      if (candidate.constraint === undefined) continue
       const looked = find(cache.catalog, candidate, kind, detail)
       if (looked === undefined) continue
       if (looked.confirmed) return this.settle(candidate, kind, looked.found, detail, route, log)
@@ -180,7 +179,7 @@ export class ConflictEngine {
     // After the read too, as sent first: a table of the application's may end in `_<digits>` like a shard's.
     return cache.findAfterRefresh((catalog) => {
       for (const candidate of candidates) {
-        const found = candidate.constraint === undefined ? undefined : find(catalog, candidate, kind, detail)?.found
+        const found = find(catalog, candidate, kind, detail)?.found
         if (found !== undefined) return { candidate, found }
       }
       return undefined

@@ -205,6 +205,11 @@ t.test('without a pool (nothing to read the keys from): the violated key alone',
   t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().conflicts, [{ fields: ['userName'], message: 'A record with this userName already exists.' }])
 })
 
+t.test('a table outside the schemas the catalog reads: the violated key alone', async (t) => {
+  const { app } = await signUpApp({ allConflicts: true, catalog: { schemas: [`${db.schema}_elsewhere`] } })
+  t.same((await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json().conflicts.length, 1)
+})
+
 t.test('expose.constraint names each key; expose.values shows only what PostgreSQL printed of the violated one', async (t) => {
   const { app } = await signUpApp({ allConflicts: true, expose: { constraint: true, values: true } })
   const body = (await app.inject({ method: 'POST', url: '/users', payload: bothTaken })).json()
@@ -337,6 +342,10 @@ t.test('Express: the body, and the path parameters a conflictConfig with allConf
     await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
     res.status(201).json({ ok: true })
   })
+  app.post('/mail', async (req: Request<object, unknown, { mail: string, userName: string }>, res: Response) => {
+    await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.mail, req.body.userName])
+    res.status(201).json({ ok: true })
+  })
   app.post('/off', conflictConfig({ allConflicts: false }), async (req: Request<object, unknown, SignUp>, res: Response) => {
     await db.pool.query('INSERT INTO users (email, user_name) VALUES ($1, $2)', [req.body.email, req.body.userName])
     res.status(201).json({ ok: true })
@@ -347,6 +356,7 @@ t.test('Express: the body, and the path parameters a conflictConfig with allConf
   t.same((await request(`${url}/users`, 'POST', bothTaken)).json.fields, ['userName', 'email'])
   t.same((await request(`${url}/plain`, 'POST', bothTaken)).json.fields, ['userName', 'email'], 'a conflictConfig without the option: the middleware\'s')
   t.same((await request(`${url}/off`, 'POST', bothTaken)).json.fields, ['userName'])
+  t.same((await request(`${url}/mail`, 'POST', { mail: 'ada@example.com', userName: 'ada' })).json.fields, ['userName'], 'no other key supplied in full: no query')
   const problem = (await request(`${url}/orgs/1/users`, 'POST', { email: 'z@example.com', userName: 'ada', handle: 'lovelace', active: true })).json
   t.same(problem.errors.map((e: { field: string, in?: string }) => [e.field, e.in ?? 'body']), [['userName', 'body'], ['orgId', 'path'], ['handle', 'body']])
   t.throws(() => pgConflict({ allConflicts: true }), /options.allConflicts needs the database/)

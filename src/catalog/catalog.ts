@@ -69,6 +69,31 @@ WHERE (i.indisunique OR i.indisexclusion)
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
 ORDER BY n.nspname, ic.relname, k`
 
+/**
+ * `CATALOG_SQL` with what the `allConflicts` check needs (docs/all-conflicts.md), once per index
+ * (on its first key's row): whether it is an exclusion constraint's, `NULLS NOT DISTINCT`, a
+ * partial index's predicate and the columns it uses with whether each gets a value when a row
+ * leaves it out. Read only once a level turns the check on: it makes the read about a third slower.
+ */
+export const CATALOG_KEYS_SQL = withColumns(CATALOG_SQL, `
+       -- indnullsnotdistinct is PostgreSQL 15's: read through to_jsonb so that the query still parses on 12 to 14.
+       CASE WHEN k = 1 THEN i.indisexclusion END AS exclusion,
+       CASE WHEN k = 1 THEN (to_jsonb(i) -> 'indnullsnotdistinct') = 'true'::jsonb END AS nulls_not_distinct,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN (
+         SELECT jsonb_object_agg(pa.attname, pa.atthasdef OR pa.attidentity <> '' OR pa.attgenerated <> '' OR pt.typdefaultbin IS NOT NULL)
+         FROM pg_depend d
+         JOIN pg_attribute pa ON pa.attrelid = d.refobjid AND pa.attnum = d.refobjsubid
+         JOIN pg_type pt ON pt.oid = pa.atttypid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS predicate_columns`)
+
+/** `sql` (a catalog query whose select list ends with `END AS comment`) with more columns after that one. */
+function withColumns (sql: string, columns: string): string {
+  return sql.replace(' END AS comment\n', ` END AS comment,\n${columns}\n`)
+}
+
 interface CatalogRow {
   schema: string
   name: string
@@ -81,6 +106,11 @@ interface CatalogRow {
   parent_name: string | null
   parent_table: string | null
   comment: string | null // on the first key's row
+  // CATALOG_KEYS_SQL's, on an index's first key only (absent from CATALOG_SQL's rows)
+  exclusion?: boolean | null
+  nulls_not_distinct?: boolean | null
+  predicate?: string | null
+  predicate_columns?: Record<string, boolean> | null
 }
 
 /**
@@ -107,9 +137,12 @@ function isRow (row: unknown): boolean {
   return typeof row === 'object' && row !== null && !Array.isArray(row)
 }
 
-/** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
-export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[]): Promise<UniqueIndex[]> {
-  const rows = await queryWithoutJit(db, CATALOG_SQL, schemas)
+/**
+ * Reads every unique index (in `schemas`, or in every user schema) from the catalog; with
+ * `keyDetails`, also what the `allConflicts` check needs (`CATALOG_KEYS_SQL`).
+ */
+export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[], keyDetails = false): Promise<UniqueIndex[]> {
+  const rows = await queryWithoutJit(db, keyDetails ? CATALOG_KEYS_SQL : CATALOG_SQL, schemas)
   const indexes: UniqueIndex[] = []
   let current: UniqueIndex | undefined
   for (const row of rows as CatalogRow[]) {
@@ -126,7 +159,13 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         parent: row.parent_name === null
           ? undefined
           : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string },
-        comment: parseComment(row.comment)
+        comment: parseComment(row.comment),
+        exclusion: row.exclusion === true,
+        predicate: row.predicate ?? undefined,
+        predicateColumns: row.predicate_columns == null
+          ? undefined
+          : Object.freeze(Object.entries(row.predicate_columns).map(([column, defaulted]) => Object.freeze({ column, defaulted }))),
+        nullsNotDistinct: row.nulls_not_distinct === true
       }
       indexes.push(current)
     }
@@ -279,6 +318,9 @@ export class IndexCatalog {
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
   /** What is wrong with the tags of the comments read, each with the constraint it is on (once for a partitioned table's). */
   readonly commentProblems = new Set<string>()
+  private byTable: Map<string, UniqueIndex[]> | undefined // by schema and table, made when first asked
+  /** Whether the indexes were read with `CATALOG_KEYS_SQL`'s details (what the `allConflicts` check needs). */
+  keyDetails = false
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
@@ -331,6 +373,27 @@ export class IndexCatalog {
     // partitions (though a partition's own, when its partitioned table's has no tag, is named so too).
     const top = 'keys' in on ? on.parent ?? on : { schema: on.schema, table: on.rootTable ?? on.table, name: on.rootName ?? on.name }
     for (const problem of on.comment.problems) this.commentProblems.add(`the comment on ${top.schema}.${top.table}'s ${top.name}: ${problem}`)
+  }
+
+  /**
+   * The unique indexes (not exclusion constraints') of a table, as declared on it (a partitioned
+   * table's, not its partitions'), in the catalog's order: by index name. Grouped at the first call
+   * (only the all-conflicts check asks), then kept with the catalog.
+   */
+  uniqueIndexesOn (schema: string, table: string): readonly UniqueIndex[] {
+    if (this.byTable === undefined) {
+      this.byTable = new Map()
+      for (const inSchema of this.bySchema.values()) {
+        for (const index of inSchema.values()) {
+          if (index.exclusion === true || index.parent !== undefined) continue
+          const key = `${index.schema}\u0000${index.table}`
+          const list = this.byTable.get(key)
+          if (list === undefined) this.byTable.set(key, [index])
+          else list.push(index)
+        }
+      }
+    }
+    return this.byTable.get(`${schema}\u0000${table}`) ?? []
   }
 
   /** Every index and constraint name, once each. */

@@ -34,6 +34,14 @@ export interface UniqueIndex {
    * partition's, its partitioned table's first. Absent when none has a tag of ours.
    */
   comment?: CommentSettings | undefined
+  /** An exclusion constraint's index rather than a unique one. (Optional: read since issue 14.) */
+  exclusion?: boolean
+  /** A partial index's predicate, as `pg_get_expr` prints it (`deleted_at IS NULL`); `undefined` for a whole-table index. */
+  predicate?: string | undefined
+  /** A partial index's columns (keys and predicate), each with whether a row that leaves it out gets a value other than NULL (a default, identity, generated, a domain's default). */
+  predicateColumns?: ReadonlyArray<{ column: string, defaulted: boolean }> | undefined
+  /** `NULLS NOT DISTINCT` (PostgreSQL 15+): NULL keys conflict with each other. */
+  nullsNotDistinct?: boolean
 }
 
 /** What the catalog says about a foreign key or check constraint. */

@@ -20,6 +20,11 @@ export interface ConflictSettings {
    * Default: a path parameter of the route of the field's name, else a body member. Merged field by field across levels.
    */
   fieldLocations?: FieldLocations
+  /**
+   * After a unique violation, check the table's other unique keys against the values the request
+   * supplied (one read-only query) and answer every conflicting field. Default false. See docs/all-conflicts.md.
+   */
+  allConflicts?: boolean
 }
 
 export interface Expose {
@@ -82,6 +87,8 @@ export interface ResolvedSettings {
   retryAfter: number | undefined
   /** Where the fields are in the request, every level's say merged; `undefined` when none says anything. */
   fieldLocations: FieldLocations | undefined
+  /** Whether a unique violation's table's other unique keys are checked (unique violations only). */
+  allConflicts: boolean
 }
 
 /** The settings of one level as given: the plugin's (or middleware's) options, or a route's. */
@@ -100,8 +107,8 @@ export interface Level {
 }
 
 /** Compiles a level's settings (its rules into a `RuleSet`). */
-export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose, fieldLocations }: LevelOptions): Level {
-  return { rules: new RuleSet(constraints), settings: { message, fields, expose, fieldLocations }, errors, fieldName }
+export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose, fieldLocations, allConflicts }: LevelOptions): Level {
+  return { rules: new RuleSet(constraints), settings: { message, fields, expose, fieldLocations, allConflicts }, errors, fieldName }
 }
 
 interface CompiledRule {
@@ -188,6 +195,7 @@ export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<strin
     exposeConstraint: routeRule?.expose?.constraint ?? routeOwn?.expose?.constraint ?? pluginRule?.expose?.constraint ?? pluginOwn.expose?.constraint ?? false,
     type: routeRule?.type ?? routeKind?.type ?? pluginRule?.type ?? pluginKind?.type ?? 'about:blank',
     retryAfter: kind === 'serialization' ? routeKind?.retryAfter ?? pluginKind?.retryAfter ?? DEFAULT_RETRY_AFTER : undefined,
-    fieldLocations: mergeLocations([pluginOwn.fieldLocations, pluginRule?.fieldLocations, routeOwn?.fieldLocations, routeRule?.fieldLocations])
+    fieldLocations: mergeLocations([pluginOwn.fieldLocations, pluginRule?.fieldLocations, routeOwn?.fieldLocations, routeRule?.fieldLocations]),
+    allConflicts: unique && (routeRule?.allConflicts ?? routeOwn?.allConflicts ?? pluginRule?.allConflicts ?? pluginOwn.allConflicts ?? false)
   }
 }

@@ -723,6 +723,11 @@ const REQUESTS: Record<string, Array<{ method: 'POST', url: string, body: unknow
   'Quick start': [
     { method: 'POST', url: '/users', body: { email: 'ada-$format@example.com' } },
     { method: 'POST', url: '/users', body: { email: 'ada-$format@example.com' } }
+  ],
+  // docs/comments.md: the field is `email` because the constraint's comment says so (the column is email_address).
+  'A runnable example': [
+    { method: 'POST', url: '/members', body: { email: 'ada-$format@example.com' } },
+    { method: 'POST', url: '/members', body: { email: 'ada-$format@example.com' } }
   ]
 }
 
@@ -819,6 +824,7 @@ t.test(`the documentation's snippets run, as ES modules and as CommonJS`, async 
     if (result.responses !== undefined) {
       t.same(result.responses.map((response) => response.status), [201, 409], `${snippet.where}, ${result.format}: a new email is created, the same again is a 409`)
       t.match(result.responses[1]?.body, { statusCode: 409, code: 'PG_UNIQUE_VIOLATION', fields: ['email'] }, 'naming the field')
+      if (snippet.heading === 'A runnable example') t.match(result.responses[1]?.body, { message: 'An account with this email exists already.' }, 'with the comment\'s message')
     }
   }
 })

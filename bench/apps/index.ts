@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import { conflictApp } from './conflict.js'
+import { multiApp } from './multi.js'
 import { poolQueryApp } from './pool.js'
 import { racesApp } from './races.js'
 import { reuseApp } from './reuse.js'
@@ -24,5 +25,7 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   'pool-off': async (context) => await poolQueryApp(context, 'off'),
   'pool-handwritten': async (context) => await poolQueryApp(context, 'handwritten'),
   'reuse-plugin': async (context) => await reuseApp(context, 'plugin'),
-  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten')
+  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten'),
+  'multi-on': async (context) => await multiApp(context, true),
+  'multi-off': async (context) => await multiApp(context, false)
 }

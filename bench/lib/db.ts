@@ -52,6 +52,8 @@ const HTTP_SQL = `
   CREATE TABLE ranges (id serial PRIMARY KEY, low int CONSTRAINT ranges_low_check CHECK (low >= 0));
   CREATE TABLE parents (id int PRIMARY KEY);
   CREATE TABLE children (id serial PRIMARY KEY, parent_id int CONSTRAINT children_parent_id_fkey REFERENCES parents (id));
+  CREATE TABLE signups (id bigserial PRIMARY KEY, email text NOT NULL CONSTRAINT signups_email_key UNIQUE, user_name text NOT NULL CONSTRAINT signups_user_name_key UNIQUE);
+  INSERT INTO signups (email, user_name) VALUES ('taken@example.com', 'taken');
 `
 
 /** The statement every conflicting request runs. */

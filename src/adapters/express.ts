@@ -116,6 +116,12 @@ interface RouteLevel {
 const routeLevels = new WeakMap<Request, RouteLevel | false>()
 
 /**
+ * The route's path parameters, kept by a `conflictConfig` with `allConflicts: true` (the error
+ * middleware sees its own `req.params`, not the route's): what the check reads them from.
+ */
+const routeParams = new WeakMap<Request, unknown>()
+
+/**
  * Integrity errors a `pgConflict` middleware left alone on purpose (their kind is switched off
  * there): the middlewares further out (a router's error goes on to the app's) leave them alone too.
  */
@@ -151,6 +157,7 @@ function checkOptions (options: unknown): asserts options is PgConflictExpressOp
   if (logger !== undefined && !isLog(logger)) fail('options.logger', 'must be a logger with info, warn and error methods, such as a pino logger')
   checkPluginOptions(shared) // the plugin's checks and messages for every option the two share
   if (shared.repairSequences === true && shared.pool === undefined) fail('options.repairSequences', 'needs the database: give the pool option')
+  if (shared.allConflicts === true && shared.pool === undefined) fail('options.allConflicts', 'needs the database (the table\'s unique keys): give the pool option')
   if (shared.unknownConstraints === 'error' && shared.pool === undefined) fail('options.unknownConstraints', 'is "error", which needs the database to check the constraints against: give the pool option')
 }
 
@@ -170,6 +177,13 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
     route = { level: compileLevel(options), format, options }
   }
   const level = route
+  if (level !== false && level.options.allConflicts === true) {
+    return function conflictConfigMiddleware (req, _res, next) {
+      routeLevels.set(req, level)
+      routeParams.set(req, req.params)
+      next()
+    }
+  }
   return function conflictConfigMiddleware (req, _res, next) {
     routeLevels.set(req, level)
     next()
@@ -258,7 +272,10 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
     if (understood.fault !== undefined) return serverFault(understood as Understood & { fault: SequenceCheck }, err, log, deadline)
-    return send(understood, route, err, req, res, log)
+    // allConflicts: the body, and the path parameters a conflictConfig kept (docs/all-conflicts.md).
+    if (!understood.settings.allConflicts) return send(understood, route, err, req, res, log)
+    const checked = engine.withOthers(understood, { body: req.body, params: routeParams.get(req) }, routeParametersOf(req), route?.level, log, deadline)
+    return isPromise(checked) ? checked.then(() => send(understood, route, err, req, res, log)) : send(understood, route, err, req, res, log)
   }
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {

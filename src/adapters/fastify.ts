@@ -160,9 +160,15 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     /** A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a 'retry' cannot be honoured outside the handler, so only an answer counts. */
     function toHooks (understood: Understood, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
-      if (hooks.length === 0 || offered.has(thrown)) return send(understood, request, reply)
+      if (hooks.length === 0 || offered.has(thrown)) return sendAll(understood, request, reply)
       return askHooks(hooks, understood.conflict, request, reply, 1)
-        .then((decision) => decision === 'answered' ? undefined : send(understood, request, reply))
+        .then((decision) => decision === 'answered' ? undefined : sendAll(understood, request, reply))
+    }
+
+    /** A unique violation's answer, with the table's other conflicting keys when `allConflicts` applies (docs/all-conflicts.md). */
+    function sendAll (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
+      const checked = engine.withOthers(understood, { body: request.body, params: request.params }, routeParameters, level, request.log, deadlineOf(request))
+      return isPromise(checked) ? checked.then(() => send(understood, request, reply)) : send(understood, request, reply)
     }
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
@@ -207,6 +213,9 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     const config = routeOptions.config?.conflict
     const where = `route ${String(routeOptions.method)} ${routeOptions.url} config.conflict`
     checkRouteConfig(config, where)
+    if (catalogOptions === false && config !== undefined && config !== false && config.allConflicts === true) {
+      throw new InvalidOptionError(`${where}.allConflicts needs the catalog (the table's unique keys): it cannot be used with the plugin's catalog: false`)
+    }
     if (config === false) {
       routeOptions.errorHandler = userHandler as RouteOptions['errorHandler']
       return

@@ -15,6 +15,8 @@ export interface CatalogCacheOptions {
   onRead: (catalog: IndexCatalog) => void
   /** Told when a read fails; the catalog read before stays in use. */
   onError: (error: unknown) => void
+  /** Whether reads take the indexes' details the `allConflicts` check needs (asked at each read: a level may turn it on later). */
+  keyDetails?: () => boolean
 }
 
 /**
@@ -67,9 +69,11 @@ export class CatalogCache {
       // One after the other: `db` may be a single client. The version first: a change made during
       // the read makes the next version differ, and costs one read more, never one less.
       const version = await readCatalogVersion(this.db, this.options.schemas)
-      const indexes = await readUniqueIndexes(this.db, this.options.schemas)
+      const keyDetails = this.options.keyDetails?.() === true
+      const indexes = await readUniqueIndexes(this.db, this.options.schemas, keyDetails)
       const constraints = await readTableConstraints(this.db, this.options.schemas)
       this.catalog = new IndexCatalog(indexes, constraints)
+      this.catalog.keyDetails = keyDetails
       this.version = version?.version
       this.global = version?.global
       this.loaded = true

@@ -1,4 +1,5 @@
 import type { IndexKey, TableConstraint, UniqueIndex } from '../core/constraints.js'
+import { MAX_COMMENT_LENGTH, parseComment, TAG_LINE_SQL } from '../core/comments.js'
 import { expressionColumns, quoteLiteral } from '../core/sql-text.js'
 
 export type { IndexKey, TableConstraint, UniqueIndex }
@@ -6,6 +7,24 @@ export type { IndexKey, TableConstraint, UniqueIndex }
 /** Anything with node-postgres's `query`: a `pg.Pool`, a `pg.Client`, `fastify.pg`… */
 export interface Queryable {
   query: (text: string, values?: unknown[]) => Promise<{ rows: unknown[] }>
+}
+
+/**
+ * The comment on an object (`COMMENT ON CONSTRAINT`, `COMMENT ON INDEX`), only when a line of it
+ * starts with `@` (free text is not even sent), cut one character past what is read (so that the
+ * parser knows it was cut); `objoid` may be null (none). A probe of pg_description's index per
+ * object, on purpose: joined instead, the planner takes the tag filter for one row in a thousand,
+ * and with a hundred tagged comments rescanned them for every index (a third more time on 10,000
+ * indexes, and growing with the number of comments).
+ */
+function tagged (objoid: string, catalog: 'pg_class' | 'pg_constraint'): string {
+  return `(SELECT left(d.description, ${MAX_COMMENT_LENGTH + 1}) FROM pg_catalog.pg_description d
+    WHERE d.objoid = ${objoid} AND d.classoid = 'pg_catalog.${catalog}'::regclass AND d.objsubid = 0 AND d.description ~ '${TAG_LINE_SQL}')`
+}
+
+/** The unique, primary key or exclusion constraint an index backs, if any (a foreign key's `conindid` is the referenced index: not it). */
+function backedConstraint (index: string, table: string): string {
+  return `(SELECT bc.oid FROM pg_catalog.pg_constraint bc WHERE bc.conrelid = ${table} AND bc.conindid = ${index} AND bc.contype IN ('p', 'u', 'x'))`
 }
 
 /**
@@ -24,7 +43,11 @@ SELECT n.nspname AS schema, ic.relname AS name, tc.relname AS "table", k AS posi
          WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
            AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
        ) END AS depend_columns,
-       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table
+       rn.nspname AS parent_schema, ri.relname AS parent_name, rt.relname AS parent_table,
+       -- The comment (on the first key's row): the partitioned table's constraint or index first, then its own.
+       CASE WHEN k = 1 THEN COALESCE(
+         CASE WHEN ri.oid IS NOT NULL THEN COALESCE(${tagged(backedConstraint('ri.oid', 'rix.indrelid'), 'pg_constraint')}, ${tagged('ri.oid', 'pg_class')}) END,
+         ${tagged('con.oid', 'pg_constraint')}, ${tagged('i.indexrelid', 'pg_class')}) END AS comment
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -39,10 +62,37 @@ LEFT JOIN pg_class ri ON ri.oid = pg_partition_root(i.indexrelid) AND ri.oid <> 
 LEFT JOIN pg_namespace rn ON rn.oid = ri.relnamespace
 LEFT JOIN pg_index rix ON rix.indexrelid = ri.oid
 LEFT JOIN pg_class rt ON rt.oid = rix.indrelid
+-- The constraint the index backs, for its comment: joined (a merge join), not a probe per index.
+LEFT JOIN pg_catalog.pg_constraint con ON con.conrelid = i.indrelid AND con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')
 WHERE (i.indisunique OR i.indisexclusion)
   AND n.nspname <> 'information_schema' AND left(n.nspname, 3) <> 'pg_'
   AND ($1::text[] IS NULL OR n.nspname = ANY ($1::text[]))
 ORDER BY n.nspname, ic.relname, k`
+
+/**
+ * `CATALOG_SQL` with what the `allConflicts` check needs (docs/all-conflicts.md), once per index
+ * (on its first key's row): whether it is an exclusion constraint's, `NULLS NOT DISTINCT`, a
+ * partial index's predicate and the columns it uses with whether each gets a value when a row
+ * leaves it out. Read only once a level turns the check on: it makes the read about a third slower.
+ */
+export const CATALOG_KEYS_SQL = withColumns(CATALOG_SQL, `
+       -- indnullsnotdistinct is PostgreSQL 15's: read through to_jsonb so that the query still parses on 12 to 14.
+       CASE WHEN k = 1 THEN i.indisexclusion END AS exclusion,
+       CASE WHEN k = 1 THEN (to_jsonb(i) -> 'indnullsnotdistinct') = 'true'::jsonb END AS nulls_not_distinct,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN pg_get_expr(i.indpred, i.indrelid, true) END AS predicate,
+       CASE WHEN k = 1 AND i.indpred IS NOT NULL THEN (
+         SELECT jsonb_object_agg(pa.attname, pa.atthasdef OR pa.attidentity <> '' OR pa.attgenerated <> '' OR pt.typdefaultbin IS NOT NULL)
+         FROM pg_depend d
+         JOIN pg_attribute pa ON pa.attrelid = d.refobjid AND pa.attnum = d.refobjsubid
+         JOIN pg_type pt ON pt.oid = pa.atttypid
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+           AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+       ) END AS predicate_columns`)
+
+/** `sql` (a catalog query whose select list ends with `END AS comment`) with more columns after that one. */
+function withColumns (sql: string, columns: string): string {
+  return sql.replace(' END AS comment\n', ` END AS comment,\n${columns}\n`)
+}
 
 interface CatalogRow {
   schema: string
@@ -55,6 +105,12 @@ interface CatalogRow {
   parent_schema: string | null
   parent_name: string | null
   parent_table: string | null
+  comment: string | null // on the first key's row
+  // CATALOG_KEYS_SQL's, on an index's first key only (absent from CATALOG_SQL's rows)
+  exclusion?: boolean | null
+  nulls_not_distinct?: boolean | null
+  predicate?: string | null
+  predicate_columns?: Record<string, boolean> | null
 }
 
 /**
@@ -81,9 +137,12 @@ function isRow (row: unknown): boolean {
   return typeof row === 'object' && row !== null && !Array.isArray(row)
 }
 
-/** Reads every unique index (in `schemas`, or in every user schema) from the catalog. */
-export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[]): Promise<UniqueIndex[]> {
-  const rows = await queryWithoutJit(db, CATALOG_SQL, schemas)
+/**
+ * Reads every unique index (in `schemas`, or in every user schema) from the catalog; with
+ * `keyDetails`, also what the `allConflicts` check needs (`CATALOG_KEYS_SQL`).
+ */
+export async function readUniqueIndexes (db: Queryable, schemas?: readonly string[], keyDetails = false): Promise<UniqueIndex[]> {
+  const rows = await queryWithoutJit(db, keyDetails ? CATALOG_KEYS_SQL : CATALOG_SQL, schemas)
   const indexes: UniqueIndex[] = []
   let current: UniqueIndex | undefined
   for (const row of rows as CatalogRow[]) {
@@ -99,7 +158,14 @@ export async function readUniqueIndexes (db: Queryable, schemas?: readonly strin
         // parent_schema and parent_table come with parent_name (the same LEFT JOIN chain).
         parent: row.parent_name === null
           ? undefined
-          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string }
+          : { schema: row.parent_schema as string, name: row.parent_name, table: row.parent_table as string },
+        comment: parseComment(row.comment),
+        exclusion: row.exclusion === true,
+        predicate: row.predicate ?? undefined,
+        predicateColumns: row.predicate_columns == null
+          ? undefined
+          : Object.freeze(Object.entries(row.predicate_columns).map(([column, defaulted]) => Object.freeze({ column, defaulted }))),
+        nullsNotDistinct: row.nulls_not_distinct === true
       }
       indexes.push(current)
     }
@@ -146,7 +212,12 @@ SELECT n.nspname AS schema, c.conname AS name, top.conname AS root_name, t.relna
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.position) AS columns,
        fn.nspname AS ref_schema, COALESCE(froot.relname, ft.relname) AS ref_table,
        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, position)
-             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum ORDER BY k.position) AS ref_columns,
+       -- The comment: the declared constraint's first: a partition's foreign key is a clone (conparentid)
+       -- with a comment of its own, a partition's check an inherited copy of its partitioned table's, of the same name.
+       COALESCE(
+         CASE WHEN c.contype = 'c' AND root.oid IS NOT NULL THEN ${tagged("(SELECT rc.oid FROM pg_catalog.pg_constraint rc WHERE rc.conrelid = root.oid AND rc.contypid = 0 AND rc.conname = c.conname AND rc.contype = 'c')", 'pg_constraint')} END,
+         ${tagged('top.oid', 'pg_constraint')}, CASE WHEN c.oid <> top.oid THEN ${tagged('c.oid', 'pg_constraint')} END) AS comment
 FROM pg_constraint c
 JOIN tops ON tops.oid = c.oid
 JOIN pg_constraint top ON top.oid = tops.top
@@ -171,6 +242,7 @@ interface ConstraintRow {
   ref_schema: string | null
   ref_table: string | null
   ref_columns: string[]
+  comment: string | null
 }
 
 /** Reads every foreign key and check constraint (in `schemas`, or in every user schema). */
@@ -186,7 +258,8 @@ export async function readTableConstraints (db: Queryable, schemas?: readonly st
     columns: row.columns,
     references: row.ref_table === null
       ? undefined
-      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns }
+      : { schema: row.ref_schema as string, table: row.ref_table, columns: row.ref_columns },
+    comment: parseComment(row.comment)
   }))
 }
 
@@ -243,15 +316,22 @@ export class IndexCatalog {
   private readonly bySchema = new Map<string, Map<string, UniqueIndex>>() // no key string built per lookup
   private readonly byName = new Map<string, UniqueIndex | null>() // null: the name is in several schemas
   private readonly constraints = new Map<string, TableConstraint | null>() // by schema, table and name; null: several
+  /** What is wrong with the tags of the comments read, each with the constraint it is on (once for a partitioned table's). */
+  readonly commentProblems = new Set<string>()
+  private byTable: Map<string, UniqueIndex[]> | undefined // by schema and table, made when first asked
+  /** Whether the indexes were read with `CATALOG_KEYS_SQL`'s details (what the `allConflicts` check needs). */
+  keyDetails = false
 
   constructor (indexes: Iterable<UniqueIndex> = [], constraints: Iterable<TableConstraint> = []) {
     for (const index of indexes) {
+      this.noteProblems(index)
       let inSchema = this.bySchema.get(index.schema)
       if (inSchema === undefined) this.bySchema.set(index.schema, inSchema = new Map())
       inSchema.set(index.name, index)
       this.byName.set(index.name, this.byName.has(index.name) ? null : index)
     }
     for (const constraint of constraints) {
+      this.noteProblems(constraint)
       // Also by table and name alone, for an error that lost its schema.
       // Also by name alone, for an error that gives neither (Prisma's foreign keys); answers when the name is unique.
       for (const key of [constraintKey(constraint.schema, constraint.table, constraint.name), constraintKey(undefined, constraint.table, constraint.name), constraintKey(undefined, undefined, constraint.name)]) {
@@ -285,6 +365,35 @@ export class IndexCatalog {
       for (const [indexName, index] of inSchema) if (indexName.startsWith(name)) found.push(index)
     }
     return found
+  }
+
+  private noteProblems (on: UniqueIndex | TableConstraint): void {
+    if (on.comment === undefined || on.comment.problems.length === 0) return
+    // A partition's comes from its partitioned table's first: named as that one, once for all the
+    // partitions (though a partition's own, when its partitioned table's has no tag, is named so too).
+    const top = 'keys' in on ? on.parent ?? on : { schema: on.schema, table: on.rootTable ?? on.table, name: on.rootName ?? on.name }
+    for (const problem of on.comment.problems) this.commentProblems.add(`the comment on ${top.schema}.${top.table}'s ${top.name}: ${problem}`)
+  }
+
+  /**
+   * The unique indexes (not exclusion constraints') of a table, as declared on it (a partitioned
+   * table's, not its partitions'), in the catalog's order: by index name. Grouped at the first call
+   * (only the all-conflicts check asks), then kept with the catalog.
+   */
+  uniqueIndexesOn (schema: string, table: string): readonly UniqueIndex[] {
+    if (this.byTable === undefined) {
+      this.byTable = new Map()
+      for (const inSchema of this.bySchema.values()) {
+        for (const index of inSchema.values()) {
+          if (index.exclusion === true || index.parent !== undefined) continue
+          const key = `${index.schema}\u0000${index.table}`
+          const list = this.byTable.get(key)
+          if (list === undefined) this.byTable.set(key, [index])
+          else list.push(index)
+        }
+      }
+    }
+    return this.byTable.get(`${schema}\u0000${table}`) ?? []
   }
 
   /** Every index and constraint name, once each. */

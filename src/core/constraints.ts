@@ -1,3 +1,5 @@
+import type { CommentSettings } from './comments.js'
+
 /**
  * What the catalog says of the constraints an error names, in the shapes the data path reads:
  * `describe` takes these, and `catalog/` fills them from PostgreSQL's system catalogs.
@@ -27,6 +29,19 @@ export interface UniqueIndex {
   columns: string[]
   /** For a partition's index: the index of the partitioned table it belongs to, at the top of the tree. */
   parent: { schema: string, name: string, table: string } | undefined
+  /**
+   * What its comment says (core/comments.ts): the constraint's, else the index's; for a
+   * partition's, its partitioned table's first. Absent when none has a tag of ours.
+   */
+  comment?: CommentSettings | undefined
+  /** An exclusion constraint's index rather than a unique one. (Optional: read since issue 14.) */
+  exclusion?: boolean
+  /** A partial index's predicate, as `pg_get_expr` prints it (`deleted_at IS NULL`); `undefined` for a whole-table index. */
+  predicate?: string | undefined
+  /** A partial index's columns (keys and predicate), each with whether a row that leaves it out gets a value other than NULL (a default, identity, generated, a domain's default). */
+  predicateColumns?: ReadonlyArray<{ column: string, defaulted: boolean }> | undefined
+  /** `NULLS NOT DISTINCT` (PostgreSQL 15+): NULL keys conflict with each other. */
+  nullsNotDistinct?: boolean
 }
 
 /** What the catalog says about a foreign key or check constraint. */
@@ -45,4 +60,6 @@ export interface TableConstraint {
   columns: string[]
   /** A foreign key's referenced table (at the top of its partition tree) and columns (`confkey`). */
   references: { schema: string, table: string, columns: string[] } | undefined
+  /** What its comment says (core/comments.ts); for a partition's clone, the declared constraint's first. */
+  comment?: CommentSettings | undefined
 }

@@ -24,6 +24,24 @@ export interface ConflictBody {
   constraint?: string
   table?: string
   values?: Record<string, string>
+  /**
+   * With `allConflicts`: every unique key the request conflicts with, the violated one first, each
+   * with its fields and message (and its constraint when exposed). `fields` is then all of theirs.
+   */
+  conflicts?: KeyConflict[]
+}
+
+/** One conflicting unique key of `ConflictBody.conflicts`. */
+export interface KeyConflict {
+  fields: string[]
+  message: string
+  constraint?: string
+}
+
+/** Another unique key the request's values conflict with (found by the `allConflicts` check), with its settings. */
+export interface OtherConflict {
+  conflict: Conflict
+  settings: ResolvedSettings
 }
 
 /** An RFC 9457 Problem Details body (`application/problem+json`). */
@@ -67,6 +85,8 @@ export interface Answer {
   /** `content-type` and, for a 503, `retry-after`. */
   headers: Record<string, string>
   body: unknown
+  /** The fields the body names: the conflict's, or with `allConflicts` every conflicting key's. */
+  fields: string[]
 }
 
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8'
@@ -74,29 +94,39 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 /**
  * The answer to an integrity error, in `format`; `instance` is the request's path, and
- * `routeParameters` the names of the route's path parameters, for Problem Details.
+ * `routeParameters` the names of the route's path parameters, for Problem Details. `others`: the
+ * other unique keys the `allConflicts` check found (set, maybe empty, whenever it applies).
  */
-export function answerOf<Request> (conflict: Conflict, settings: ResolvedSettings, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, routeParameters: readonly string[] = []): Answer {
-  const body = defaultBody(conflict, settings)
+export function answerOf<Request> (conflict: Conflict, settings: ResolvedSettings, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, routeParameters: readonly string[] = [], others?: readonly OtherConflict[]): Answer {
+  const body = defaultBody(conflict, settings, others)
   const headers: Record<string, string> = { 'content-type': JSON_TYPE }
   if (settings.retryAfter !== undefined) headers['retry-after'] = String(settings.retryAfter)
   const { status } = settings
-  if (format === undefined || format === 'fastify') return { status, message: body.message, headers, body }
+  const { fields } = body
+  if (format === undefined || format === 'fastify') return { status, message: body.message, headers, body, fields }
   if (format === 'problem') {
     headers['content-type'] = PROBLEM_TYPE
-    return { status, message: body.message, headers, body: problemBody(body, settings, instance, routeParameters) }
+    return { status, message: body.message, headers, body: problemBody(body, settings, instance, routeParameters), fields }
   }
-  return { status, message: body.message, headers, body: format({ status, code: body.code, message: body.message, fields: body.fields, conflict, body }, request) }
+  return { status, message: body.message, headers, body: format({ status, code: body.code, message: body.message, fields: body.fields, conflict, body }, request), fields }
 }
 
-/** The default body. */
-export function defaultBody (conflict: Conflict, settings: ResolvedSettings): ConflictBody {
+/** The default body; with `others` (the `allConflicts` check applied), every conflicting key's fields and messages. */
+export function defaultBody (conflict: Conflict, settings: ResolvedSettings, others?: readonly OtherConflict[]): ConflictBody {
   const body: ConflictBody = {
     statusCode: settings.status,
     code: settings.code,
     error: STATUS_CODES[settings.status] ?? 'Error',
     message: message(conflict, settings),
     fields: conflict.fields
+  }
+  if (others !== undefined) {
+    const conflicts = [keyConflict(conflict, settings, body.message), ...others.map((other) => keyConflict(other.conflict, other.settings, message(other.conflict, other.settings)))]
+    body.conflicts = conflicts
+    if (others.length > 0) {
+      body.fields = [...new Set(conflicts.flatMap((key) => key.fields))]
+      body.message = conflicts.map((key) => key.message).join(' ')
+    }
   }
   if (settings.exposeConstraint) {
     if (conflict.constraint !== undefined) body.constraint = conflict.constraint
@@ -109,6 +139,12 @@ export function defaultBody (conflict: Conflict, settings: ResolvedSettings): Co
   return body
 }
 
+function keyConflict (conflict: Conflict, settings: ResolvedSettings, text: string): KeyConflict {
+  const key: KeyConflict = { fields: conflict.fields, message: text }
+  if (settings.exposeConstraint && conflict.constraint !== undefined) key.constraint = conflict.constraint
+  return key
+}
+
 /** The Problem Details body with the same content as the default one. */
 function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: string | undefined, routeParameters: readonly string[]): ProblemBody {
   const problem: ProblemBody = {
@@ -117,7 +153,8 @@ function problemBody (body: ConflictBody, settings: ResolvedSettings, instance: 
     status: body.statusCode,
     detail: body.message,
     code: body.code,
-    errors: body.fields.map((field) => fieldProblem(field, body.message, settings.fieldLocations, routeParameters))
+    // Each field with its own key's message when the allConflicts check found several.
+    errors: body.fields.map((field) => fieldProblem(field, body.conflicts?.find((key) => key.fields.includes(field))?.message ?? body.message, settings.fieldLocations, routeParameters))
   }
   if (instance !== undefined) problem.instance = instance
   if (body.constraint !== undefined) problem.constraint = body.constraint
@@ -161,8 +198,8 @@ function valuesByField ({ keys, values, columns, fields }: Conflict): Record<str
 }
 
 /** What the request's logger gets, once per error: no values unless they are exposed. */
-export function logEntry (conflict: Conflict, settings: ResolvedSettings): object {
-  return {
+export function logEntry (conflict: Conflict, settings: ResolvedSettings, others?: readonly OtherConflict[]): object {
+  const entry = {
     conflict: {
       kind: conflict.kind,
       code: conflict.error.code,
@@ -174,6 +211,11 @@ export function logEntry (conflict: Conflict, settings: ResolvedSettings): objec
       values: conflict.values === undefined ? undefined : settings.exposeValues ? conflict.values : '[redacted]'
     }
   }
+  // The other keys the allConflicts check found: names and fields, never values.
+  if (others !== undefined && others.length > 0) {
+    Object.assign(entry.conflict, { others: others.map(({ conflict: other }) => ({ constraint: other.constraint, columns: other.columns, fields: other.fields })) })
+  }
+  return entry
 }
 
 /** The log message for each kind. */
@@ -232,7 +274,7 @@ export function integrityError (conflict: Conflict, answer: Answer, settings: Re
   }
   const error = new Base(answer.message, { cause: conflict.error.error }) as unknown as IntegrityError
   error.statusCode = answer.status
-  error.fields = conflict.fields
+  error.fields = answer.fields
   // Only Retry-After: a handler that sends the error on gets Fastify's body, not this format's content type.
   const retryAfter = answer.headers['retry-after']
   if (retryAfter !== undefined) error.headers = { 'retry-after': retryAfter }

@@ -1,3 +1,4 @@
+import type { CommentSettings } from './comments.js'
 import type { Conflict } from './describe.js'
 import { DEFAULT_RETRY_AFTER, KIND_DEFAULTS } from './kinds.js'
 import { mergeLocations, type FieldLocations } from './locations.js'
@@ -19,6 +20,11 @@ export interface ConflictSettings {
    * Default: a path parameter of the route of the field's name, else a body member. Merged field by field across levels.
    */
   fieldLocations?: FieldLocations
+  /**
+   * After a unique violation, check the table's other unique keys against the values the request
+   * supplied (one read-only query) and answer every conflicting field. Default false. See docs/all-conflicts.md.
+   */
+  allConflicts?: boolean
 }
 
 export interface Expose {
@@ -81,6 +87,8 @@ export interface ResolvedSettings {
   retryAfter: number | undefined
   /** Where the fields are in the request, every level's say merged; `undefined` when none says anything. */
   fieldLocations: FieldLocations | undefined
+  /** Whether a unique violation's table's other unique keys are checked (unique violations only). */
+  allConflicts: boolean
 }
 
 /** The settings of one level as given: the plugin's (or middleware's) options, or a route's. */
@@ -99,8 +107,8 @@ export interface Level {
 }
 
 /** Compiles a level's settings (its rules into a `RuleSet`). */
-export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose, fieldLocations }: LevelOptions): Level {
-  return { rules: new RuleSet(constraints), settings: { message, fields, expose, fieldLocations }, errors, fieldName }
+export function compileLevel ({ constraints = [], fieldName, errors = {}, message, fields, expose, fieldLocations, allConflicts }: LevelOptions): Level {
+  return { rules: new RuleSet(constraints), settings: { message, fields, expose, fieldLocations, allConflicts }, errors, fieldName }
 }
 
 interface CompiledRule {
@@ -161,11 +169,12 @@ function kindSettings (level: Level | undefined, kind: IntegrityKind): Serializa
 
 /**
  * Merges the levels, most specific first: the route's rule for the constraint, the route's settings
- * for the kind, the route's own settings, then the same three of the plugin's. The top-level
- * `message` and `fields` are a unique violation's; `expose` and `fieldLocations` (merged field by
- * field) hold for every kind.
+ * for the kind, the route's own settings, then the same three of the plugin's, then what the
+ * constraint's `comment` in the database says (its `message` and `fields`: the configuration is
+ * the application's own word and wins). The top-level `message` and `fields` are a unique
+ * violation's; `expose` and `fieldLocations` (merged field by field) hold for every kind.
  */
-export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level): ResolvedSettings {
+export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<string | undefined>, route: Level | undefined, plugin: Level, comment?: CommentSettings): ResolvedSettings {
   const routeRule = route?.rules.match(names)
   const pluginRule = plugin.rules.match(names)
   const routeKind = kindSettings(route, kind)
@@ -174,18 +183,19 @@ export function resolveSettings (kind: IntegrityKind, names: ReadonlyArray<strin
   const routeOwn = route?.settings
   const pluginOwn = plugin.settings
   const defaults = KIND_DEFAULTS[kind]
-  const fields = routeRule?.fields ?? (unique ? routeOwn?.fields : undefined) ?? pluginRule?.fields ?? (unique ? pluginOwn.fields : undefined)
+  const fields = routeRule?.fields ?? (unique ? routeOwn?.fields : undefined) ?? pluginRule?.fields ?? (unique ? pluginOwn.fields : undefined) ?? comment?.fields
   return {
     kind,
     status: routeRule?.status ?? routeKind?.status ?? pluginRule?.status ?? pluginKind?.status ?? defaults.status,
     code: defaults.code,
     message: routeRule?.message ?? routeKind?.message ?? (unique ? routeOwn?.message : undefined) ??
-      pluginRule?.message ?? pluginKind?.message ?? (unique ? pluginOwn.message : undefined),
+      pluginRule?.message ?? pluginKind?.message ?? (unique ? pluginOwn.message : undefined) ?? comment?.message,
     fields: typeof fields === 'string' ? [fields] : fields,
     exposeValues: routeRule?.expose?.values ?? routeOwn?.expose?.values ?? pluginRule?.expose?.values ?? pluginOwn.expose?.values ?? false,
     exposeConstraint: routeRule?.expose?.constraint ?? routeOwn?.expose?.constraint ?? pluginRule?.expose?.constraint ?? pluginOwn.expose?.constraint ?? false,
     type: routeRule?.type ?? routeKind?.type ?? pluginRule?.type ?? pluginKind?.type ?? 'about:blank',
     retryAfter: kind === 'serialization' ? routeKind?.retryAfter ?? pluginKind?.retryAfter ?? DEFAULT_RETRY_AFTER : undefined,
-    fieldLocations: mergeLocations([pluginOwn.fieldLocations, pluginRule?.fieldLocations, routeOwn?.fieldLocations, routeRule?.fieldLocations])
+    fieldLocations: mergeLocations([pluginOwn.fieldLocations, pluginRule?.fieldLocations, routeOwn?.fieldLocations, routeRule?.fieldLocations]),
+    allConflicts: unique && (routeRule?.allConflicts ?? routeOwn?.allConflicts ?? pluginRule?.allConflicts ?? pluginOwn.allConflicts ?? false)
   }
 }

@@ -22,6 +22,14 @@ const exposed = {
   values: { type: 'object', additionalProperties: { type: 'string' } }
 } as const
 
+/** `conflicts`, with `allConflicts`: each conflicting unique key's fields and message (and constraint, when exposed). */
+function conflictsSchema (): Record<string, unknown> {
+  return {
+    type: 'array',
+    items: { type: 'object', required: ['fields', 'message'], properties: { fields: { type: 'array', items: { type: 'string' } }, message: { type: 'string' }, constraint: { type: 'string' } } }
+  }
+}
+
 function object (properties: Record<string, unknown>, required: string[], open: boolean): Record<string, unknown> {
   return open ? { type: 'object', properties, additionalProperties: true } : { type: 'object', required, properties }
 }
@@ -34,7 +42,8 @@ export function errorBodySchema ({ open = false }: BodySchemaOptions = {}): Reco
     error: { type: 'string' },
     message: { type: 'string' },
     fields: { type: 'array', items: { type: 'string' } },
-    ...structuredClone(exposed)
+    ...structuredClone(exposed),
+    conflicts: conflictsSchema()
   }, ['statusCode', 'code', 'error', 'message', 'fields'], open)
 }
 
@@ -71,7 +80,11 @@ export const conflictResponseSchema = {
     error: { type: 'string', const: 'Conflict' },
     message: { type: 'string' },
     fields: { type: 'array', items: { type: 'string' } },
-    ...exposed
+    ...exposed,
+    conflicts: {
+      type: 'array',
+      items: { type: 'object', required: ['fields', 'message'], properties: { fields: { type: 'array', items: { type: 'string' } }, message: { type: 'string' }, constraint: { type: 'string' } } }
+    }
   }
 } as const
 

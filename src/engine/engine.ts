@@ -6,12 +6,14 @@ import { describeIntegrityError, detailAgainst, foreignKeyMatchesDetail, indexMa
 import { KIND_DEFAULTS } from '../core/kinds.js'
 import { MAX_IDENTIFIER_BYTES, overlongNames } from './options.js'
 import { findPgError, integrityKind, type IntegrityKind, type PgErrorFields } from '../core/recognise.js'
-import { answerOf, logEntry, LOG_MESSAGES, type Answer, type ResponseFormat } from '../core/respond.js'
+import { answerOf, logEntry, LOG_MESSAGES, type Answer, type OtherConflict, type ResponseFormat } from '../core/respond.js'
 import { answers, compileLevel, matcher, resolveSettings, type ConstraintRule, type Level, type LevelOptions, type ResolvedSettings } from '../core/rules.js'
 import { SequenceWatch } from '../sequences/watch.js'
 import { warnLoudly } from './loud.js'
 import { unmatchedMessage, type UnknownConstraints } from './unmatched.js'
 import { Deadline } from '../util/deadline.js'
+import { checksFor, conflictingIndexes } from './all-conflicts.js'
+import { suppliedValues, type SuppliedSources } from './supplied.js'
 
 export type { LevelOptions }
 import { repairPrivileges, type SequenceCheck } from '../sequences/sequences.js'
@@ -51,6 +53,8 @@ export interface Understood {
   settings: ResolvedSettings
   /** Set by `resolve` when a unique violation is the server's fault: an id sequence behind its table. */
   fault?: SequenceCheck | undefined
+  /** Set by `withOthers` when `allConflicts` applies: the table's other unique keys the request also conflicts with (maybe none). */
+  others?: OtherConflict[]
 }
 
 export type Maybe<T> = T | Promise<T>
@@ -63,6 +67,8 @@ export class ConflictEngine {
   sequences: SequenceWatch | undefined
   /** Every rule, with the level it is on, for the check against the catalog at its first read. */
   private readonly configured = new Map<ConstraintRule, string>()
+  /** What was wrong with tags in the database's comments, said once each. */
+  private readonly warnedComments = new Set<string>()
   /** With `unknownConstraints: 'error'`: what the first read, within `connect`, found matching nothing. */
   readonly refused: string[] = []
   private refusing = false
@@ -70,6 +76,10 @@ export class ConflictEngine {
   private lastCatalog: IndexCatalog | undefined
   /** One request's budget for the plugin's own queries, ms (`catalog.timeout`). */
   private timeout = DEFAULT_TIMEOUT
+  /** Where the catalog is read, and the `allConflicts` check runs. */
+  private db: Queryable | undefined
+  /** Whether a level turns `allConflicts` on: catalog reads then take the indexes' details the check needs. */
+  private checksOtherKeys = false
 
   constructor (options: LevelOptions, log: Log) {
     this.plugin = this.level(options, '', log)
@@ -88,6 +98,7 @@ export class ConflictEngine {
     }
     // A level made after the first read (an Express route first used later) is checked now.
     if (this.lastCatalog !== undefined && added.length > 0) this.warnUnmatched(this.lastCatalog, log, added.map((rule) => [rule, where]))
+    if (options.allConflicts === true || options.constraints?.some((rule) => rule.allConflicts === true) === true) this.checksOtherKeys = true
     return compileLevel(options)
   }
 
@@ -100,6 +111,7 @@ export class ConflictEngine {
     const { log } = options
     this.refusing = options.unknownConstraints === 'error'
     this.timeout = options.timeout
+    this.db = db
     this.cache = new CatalogCache(db, {
       schemas: options.schemas,
       minRefreshInterval: options.minRefreshInterval,
@@ -108,8 +120,10 @@ export class ConflictEngine {
         const first = this.lastCatalog === undefined
         this.lastCatalog = catalog
         if (first) this.warnUnmatched(catalog, log, this.configured)
+        this.warnComments(catalog, log)
       },
-      onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') }
+      onError: (err) => { log.warn({ err }, 'fastify-pg-conflict: could not read the catalog; fields come from DETAIL alone until it can') },
+      keyDetails: () => this.checksOtherKeys
     })
     const sequences = this.sequences = new SequenceWatch(db, {
       interval: options.sequenceCheckInterval,
@@ -181,7 +195,9 @@ export class ConflictEngine {
     const kind = coarse === 'foreignKey' && isStillReferenced(error, found.constraint, detail as KeyScan | undefined) ? 'referenced' : coarse
     if (!answers(kind, route, this.plugin)) return undefined
     const parent = found.index?.parent?.name ?? found.constraint?.rootName
-    const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin)
+    // A foreign key's comment speaks of the referencing side (its columns, a missing referenced row), not of a row still referenced.
+    const comment = kind === 'referenced' ? undefined : found.index?.comment ?? found.constraint?.comment
+    const settings = resolveSettings(kind, parent === undefined ? [error.constraint] : [parent, error.constraint], route, this.plugin, comment)
     const fieldName = route?.fieldName ?? this.plugin.fieldName
     const conflict = describeIntegrityError(error, kind, found, {
       fields: settings.fields,
@@ -234,8 +250,8 @@ export class ConflictEngine {
   }
 
   /** The one log line of an answered error, at `info` (built only when that level is on). */
-  logAnswer ({ conflict, settings }: Understood, log: Log): void {
-    if (log.isLevelEnabled?.('info') !== false) log.info(logEntry(conflict, settings), LOG_MESSAGES[conflict.kind])
+  logAnswer ({ conflict, settings, others }: Understood, log: Log): void {
+    if (log.isLevelEnabled?.('info') !== false) log.info(logEntry(conflict, settings, others), LOG_MESSAGES[conflict.kind])
   }
 
   /** Logs a sequence fault, with its fix; `outcome` says what became of the request. */
@@ -276,14 +292,98 @@ export class ConflictEngine {
   }
 
   /** The answer in `format`; `instance` is the request's path, `routeParameters` the names of the route's path parameters. */
-  answer<Request> ({ conflict, settings }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log, routeParameters: readonly string[] = []): Answer {
-    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance, routeParameters)
+  answer<Request> ({ conflict, settings, others }: Understood, format: ResponseFormat<Request> | undefined, request: Request, instance: string | undefined, log: Log, routeParameters: readonly string[] = []): Answer {
+    if (typeof format !== 'function') return answerOf(conflict, settings, format, request, instance, routeParameters, others)
     try {
-      return answerOf(conflict, settings, format, request, instance, routeParameters)
+      return answerOf(conflict, settings, format, request, instance, routeParameters, others)
     } catch (err) {
       log.error({ err }, 'fastify-pg-conflict: the format function threw; the default body is sent')
-      return answerOf(conflict, settings, 'fastify', request, instance)
+      return answerOf(conflict, settings, 'fastify', request, instance, [], others)
     }
+  }
+
+  /** Warns once of each tag of ours in a comment that is ignored, and why (the DBA's mistake, not the application's). */
+  private warnComments (catalog: IndexCatalog, log: Log): void {
+    for (const problem of catalog.commentProblems) {
+      if (this.warnedComments.has(problem)) continue
+      this.warnedComments.add(problem)
+      log.warn(`fastify-pg-conflict: ${problem}`)
+    }
+  }
+
+  /**
+   * With `allConflicts` (a unique violation): checks the table's other unique keys against the
+   * values the request supplied (`sources`, read through the field mapping), in one read-only
+   * query within `deadline`, and sets `understood.others` to those that conflict too, each with
+   * its settings (its rule's message and fields). Without a promise when there is nothing to ask:
+   * the option off (the data path as without it), no catalog, no other key whose columns the
+   * request all supplied. A query that fails or is late leaves `others` empty, logged: the answer
+   * is as without the option.
+   */
+  withOthers (understood: Understood, sources: SuppliedSources, routeParameters: readonly string[], route: Level | undefined, log: Log, deadline: Deadline): Maybe<Understood> {
+    const { conflict, settings } = understood
+    if (!settings.allConflicts) return understood
+    const others: OtherConflict[] = understood.others = []
+    const { schema, table } = conflict
+    const cache = this.cache
+    if (this.db === undefined || cache === undefined || schema === undefined || table === undefined) return understood
+    // A catalog read before any level turned the option on (an Express route's, met later) lacks
+    // the details: read again once, within the deadline.
+    if (!cache.catalog.keyDetails) return cache.refresh(deadline).then(() => cache.catalog.keyDetails ? this.checkOthers(understood, others, sources, routeParameters, route, log, deadline) : understood)
+    return this.checkOthers(understood, others, sources, routeParameters, route, log, deadline)
+  }
+
+  private checkOthers (understood: Understood, others: OtherConflict[], sources: SuppliedSources, routeParameters: readonly string[], route: Level | undefined, log: Log, deadline: Deadline): Maybe<Understood> {
+    const { conflict, settings } = understood
+    const schema = conflict.schema as string
+    const table = conflict.table as string
+    const indexes = (this.cache as CatalogCache).catalog.uniqueIndexesOn(schema, table)
+    const configured = route?.fieldName ?? this.plugin.fieldName
+    const fieldName = configured === undefined ? identity : guardFieldName(configured, log)
+    const columns = new Set<string>()
+    for (const index of indexes) {
+      for (const column of index.columns) columns.add(column)
+      for (const { column } of index.predicateColumns ?? []) columns.add(column)
+    }
+    const supplied = suppliedValues(columns, sources, { fieldName, fieldLocations: settings.fieldLocations, routeParameters })
+    const checks = checksFor(indexes, conflict.constraint, supplied)
+    if (checks.length === 0) return understood
+    const asked = conflictingIndexes(this.db as Queryable, schema, table, checks, supplied)
+    return deadline.within(asked).then((found) => {
+      if (found === undefined) {
+        log.warn(`fastify-pg-conflict: the check of ${schema}.${table}'s other unique keys (allConflicts) had not ended by the request's deadline (catalog.timeout); answered with the violated one alone`)
+        return understood
+      }
+      for (const index of found) {
+        const names = [index.name]
+        const keySettings = resolveSettings('unique', names, route, this.plugin, index.comment)
+        // A level's own `fields` names the violated key's fields; only a rule for this constraint (or its comment) renames its own.
+        const fields = route?.rules.match(names)?.fields ?? this.plugin.rules.match(names)?.fields ?? index.comment?.fields
+        keySettings.fields = typeof fields === 'string' ? [fields] : fields
+        if (typeof keySettings.message === 'function') keySettings.message = guardMessage(keySettings.message, log)
+        others.push({
+          conflict: {
+            kind: 'unique',
+            constraint: index.name,
+            schema,
+            table,
+            columns: [...index.columns],
+            fields: keySettings.fields === undefined ? index.columns.map((column) => fieldName(column, table)) : [...keySettings.fields],
+            keys: [...index.definitions],
+            values: undefined, // what the request sent: never echoed
+            error: conflict.error
+          },
+          settings: keySettings
+        })
+      }
+      return understood
+    }, (err: unknown) => {
+      // (A late failure, after the deadline answered, is dropped here too: within() has settled by then.)
+      // The code only: the server's message can quote a value the request sent (`invalid input syntax for type integer: "…"`).
+      log.warn({ code: (err as { code?: unknown } | null)?.code },
+        `fastify-pg-conflict: could not check ${schema}.${table}'s other unique keys (allConflicts: the role needs SELECT on the table, and each value one its column's type accepts); answered with the violated one alone`)
+      return understood
+    })
   }
 
   /**

@@ -115,7 +115,7 @@ export function checkKeys (value: Record<string, unknown>, allowed: readonly str
   }
 }
 
-const SETTINGS_KEYS = ['message', 'fields', 'expose', 'fieldLocations'] as const
+const SETTINGS_KEYS = ['message', 'fields', 'expose', 'fieldLocations', 'allConflicts'] as const
 
 /** Options a level (the plugin, a route, an Express router) has besides its settings. */
 export const LEVEL_KEYS = ['constraints', 'fieldName', 'errors', 'format', ...SETTINGS_KEYS] as const
@@ -140,6 +140,7 @@ function checkSettings (value: Record<string, unknown>, where: string): void {
     }
   }
   checkFieldLocations(fieldLocations, `${where}.fieldLocations`)
+  if (value.allConflicts !== undefined && typeof value.allConflicts !== 'boolean') fail(`${where}.allConflicts`, 'must be true or false')
 }
 
 const LOCATION_LIST = FIELD_LOCATIONS.map((location) => `"${location}"`).join(', ')
@@ -258,6 +259,7 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
   if (unknownConstraints !== undefined && unknownConstraints !== 'warn' && unknownConstraints !== 'error') fail('options.unknownConstraints', 'must be "warn" or "error"')
   if (options.uncoveredRoutes !== undefined && options.uncoveredRoutes !== 'warn' && options.uncoveredRoutes !== 'error') fail('options.uncoveredRoutes', 'must be "warn" or "error"')
   if (unknownConstraints === 'error' && options.catalog === false) fail('options.unknownConstraints', 'is "error", which needs the catalog to check the constraints against: it cannot be used with catalog: false')
+  if (options.allConflicts === true && options.catalog === false) fail('options.allConflicts', 'needs the catalog (the table\'s unique keys): it cannot be used with catalog: false')
   milliseconds(options.sequenceCheckInterval, 'options.sequenceCheckInterval')
   checkFunction(options.onConflict, 'options.onConflict', 'must be a function (conflict, request, reply, attempt)')
   checkLevel(options, 'options')

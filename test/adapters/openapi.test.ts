@@ -103,7 +103,7 @@ t.test('a route with config.conflict gets its 409, 422 and 503 documented with t
   t.same(Object.keys(responses ?? {}), ['409', '422', '503'], 'the three statuses the route can answer')
   for (const status of [409, 422, 503]) t.same(responses?.[status], documented(status), `${status}: the default body, as application/json`)
   const body = responses?.[409]?.content?.['application/json']?.schema as { properties: Record<string, unknown> }
-  t.same(Object.keys(body.properties), ['statusCode', 'code', 'error', 'message', 'fields', 'constraint', 'table', 'values'],
+  t.same(Object.keys(body.properties), ['statusCode', 'code', 'error', 'message', 'fields', 'constraint', 'table', 'values', 'conflicts'],
     'every property of the body is documented, exposed ones included')
   for (const name of Object.keys(failing)) {
     t.same(doc.paths[`/configured/${name}`]?.post.responses, responses, `/configured/${name}: documented the same`)

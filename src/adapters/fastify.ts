@@ -157,16 +157,18 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
           ? suppliedValues(columns, { body: request.body, params: request.params }, { fieldName, fieldLocations: understood.settings.fieldLocations, routeParameters })
           : new Map(Object.entries(values(request))),
         fieldName
-      }, deadlineOf(request), request.log).then((row) => {
-        if (row === undefined) return send(understood, request, reply)
-        const body = replay.respond === undefined ? row : replay.respond(row)
-        request.log.info({ constraint: understood.conflict.constraint }, 'fastify-pg-conflict: replayed the row this request wrote before, instead of a 409')
-        reply.code(replay.status ?? 200).header(REPLAY_HEADER, 'true')
-        return body
-      }, (err: unknown) => {
-        request.log.error({ err }, 'fastify-pg-conflict: a replay failed (fieldName, values or respond threw); the conflict is answered 409')
-        return send(understood, request, reply)
-      })
+      }, deadlineOf(request), request.log)
+        .then((row) => row === undefined ? undefined : { body: replay.respond === undefined ? row : replay.respond(row) })
+        .catch((err: unknown) => {
+          request.log.error({ err }, 'fastify-pg-conflict: a replay failed (fieldName, values or respond threw); the conflict is answered 409')
+          return undefined
+        })
+        .then((replayed) => {
+          if (replayed === undefined) return send(understood, request, reply)
+          request.log.info({ constraint: understood.conflict.constraint }, 'fastify-pg-conflict: replayed the row this request wrote before, instead of a 409')
+          reply.code(replay.status ?? 200).header(REPLAY_HEADER, 'true')
+          return replayed.body
+        })
     }
 
     function send (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {

@@ -163,8 +163,8 @@ export class Replayer {
    * earlier write; `undefined` otherwise, or whenever that cannot be told in time.
    */
   async replay (index: UniqueIndex, options: Pick<ReplayOptions, 'key' | 'columns' | 'table'>, request: ReplayRequest, deadline: Deadline, log: Log): Promise<Record<string, unknown> | undefined> {
-    const db = this.db()
-    if (db === undefined || !onTable(index, options.table)) return undefined
+    const db = this.db() as Queryable // set before the catalog is read, and an index comes from the catalog
+    if (!onTable(index, options.table)) return undefined
     const where = `${index.schema}\u0000${index.table}`
     const columns = await deadline.within(this.columns(db, index, where))
     if (columns === undefined) return undefined
@@ -188,7 +188,7 @@ export class Replayer {
     let columns = this.tables.get(where)
     if (columns === undefined) {
       columns = db.query(TABLE_COLUMNS_SQL, [index.schema, index.table])
-        .then(({ rows }) => rows.length === 0 ? undefined : (rows as Array<{ name: string }>).map((row) => row.name), () => undefined)
+        .then(({ rows }) => (rows as Array<{ name: string }>).map((row) => row.name), () => undefined)
       this.tables.set(where, columns)
       void columns.then((found) => { if (found === undefined && this.tables.get(where) === columns) this.tables.delete(where) })
     }

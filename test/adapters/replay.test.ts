@@ -22,6 +22,11 @@ await db.exec(`
   CREATE TABLE people (id serial PRIMARY KEY, email text NOT NULL);
   CREATE UNIQUE INDEX people_email_lower ON people (lower(email));
   CREATE TABLE vault (id serial PRIMARY KEY, name text NOT NULL CONSTRAINT vault_name_key UNIQUE);
+  CREATE TABLE tickets (id serial PRIMARY KEY, code text NOT NULL, archived boolean NOT NULL DEFAULT false);
+  CREATE UNIQUE INDEX tickets_live ON tickets (code) WHERE NOT archived;
+  INSERT INTO tickets (code, archived) VALUES ('A-1', true);
+  CREATE TABLE events (day date NOT NULL, id int NOT NULL, name text, PRIMARY KEY (day, id)) PARTITION BY RANGE (day);
+  CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 `)
 const role = await appRole(t, db, 'replay')
 await db.exec(`REVOKE SELECT ON vault FROM ${role.name}`)
@@ -191,4 +196,35 @@ t.test('what cannot be told is a 409: an expression key, no SELECT grant (said o
   const late = await post(slow, '/items/locked', { name: 'desk' })
   t.same([late.status, late.replayed], [409, undefined], 'not in time: the 409')
   t.ok(performance.now() - started < 1500, 'answered at the deadline, not when the lock goes')
+})
+
+t.test('the route\'s table only; a partial key that finds two rows is a doubt; a respond that throws is a 409', async (t) => {
+  const { app, logs } = await appOn(t, db.pool, 2000, (app) => {
+    const insert = (sql: string) => async (request: { body: unknown }): Promise<object> => {
+      const body = request.body as Record<string, unknown>
+      await db.pool.query(sql, Object.values(body))
+      return body
+    }
+    app.post('/tickets', { config: { conflict: { replay: true } } }, insert('INSERT INTO tickets (code) VALUES ($1)'))
+    app.post('/events', { config: { conflict: { replay: { table: 'events' } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
+    app.post('/events/elsewhere', { config: { conflict: { replay: { table: `${db.schema}.signups` } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
+    app.post('/events/broken', { config: { conflict: { replay: { respond: () => { throw new Error('oops') } } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
+  })
+  t.equal((await post(app, '/tickets', { code: 'A-1' })).status, 200, 'a live ticket beside the archived one')
+  t.equal((await post(app, '/tickets', { code: 'A-1' })).status, 409, 'two rows have that code (one outside the partial index): in doubt')
+  const event = { day: '2026-05-01', id: 1, name: 'launch' }
+  t.equal((await post(app, '/events', event)).status, 200)
+  const again = await post(app, '/events', event)
+  const day = (await db.pool.query("SELECT '2026-05-01'::date AS day")).rows[0].day.toJSON()
+  t.same([again.status, again.replayed, again.body], [200, 'true', { ...event, day }], 'a partition\'s key, the partitioned table named; values as the driver gives them')
+  t.equal((await post(app, '/events/elsewhere', event)).status, 409, 'a conflict on another table than the route\'s')
+  t.equal((await post(app, '/events/broken', event)).status, 409)
+  t.ok(logs.some((line) => line.msg.includes('a replay failed')), 'logged')
+})
+
+t.test('replay needs the database: refused with catalog: false', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { catalog: false })
+  t.throws(() => app.post('/x', { config: { conflict: { replay: true } } }, async () => ({})),
+    { code: 'PG_CONFLICT_INVALID_OPTION', message: /route POST \/x config\.conflict\.replay needs the database .* catalog: false/ })
 })

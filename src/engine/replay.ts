@@ -204,7 +204,9 @@ export class Replayer {
       }
       return undefined
     }
-    this.tables.delete(where) // a column dropped or renamed since: read them again next time
+    // A value that does not fit its column (class 22, the client's): nothing to say. Otherwise a column dropped or renamed since, say: read them again next time.
+    if (typeof code === 'string' && code.startsWith('22')) return undefined
+    this.tables.delete(where)
     log.warn({ err }, `fastify-pg-conflict: a replay's query on ${index.schema}.${index.table} failed; the conflict is answered 409`)
     return undefined
   }
@@ -213,6 +215,6 @@ export class Replayer {
 /** Whether `table` (`users` or `schema.users`), if given, names the index's table (or its partitioned table's). */
 function onTable (index: UniqueIndex, table: string | undefined): boolean {
   if (table === undefined) return true
-  const names = [[index.schema, index.table], ...index.parent === undefined ? [] : [[index.parent.schema, index.parent.table]]]
-  return names.some(([schema, name]) => table === name || table === `${String(schema)}.${String(name)}`)
+  const tables = index.parent === undefined ? [index] : [index, index.parent]
+  return tables.some(({ schema, table: name }) => table === name || table === `${schema}.${name}`)
 }

@@ -16,7 +16,8 @@ const db = await testDatabase(t, 'replay')
 await db.exec(`
   CREATE TABLE signups (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT signups_email_key UNIQUE, full_name text,
     plan text NOT NULL DEFAULT 'free', secret text NOT NULL DEFAULT 'internal', created_at timestamptz NOT NULL DEFAULT now());
-  CREATE TABLE payments (id serial PRIMARY KEY, idempotency_key text CONSTRAINT payments_key UNIQUE, account text NOT NULL, amount int NOT NULL);
+  CREATE TABLE payments (id serial PRIMARY KEY, idempotency_key text CONSTRAINT payments_key UNIQUE, account text NOT NULL, amount int NOT NULL,
+    CONSTRAINT payments_once UNIQUE (account, amount));
   CREATE TABLE members (org_id int NOT NULL, email text NOT NULL, role text NOT NULL DEFAULT 'member', CONSTRAINT members_key UNIQUE (org_id, email));
   CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL CONSTRAINT items_name_key UNIQUE);
   CREATE TABLE people (id serial PRIMARY KEY, email text NOT NULL);
@@ -83,7 +84,7 @@ async function appOn (t: Test, pool: pg.Pool, timeout = 2000, more?: (app: Fasti
       [request.headers['idempotency-key'], request.body.account, request.body.amount])
     return await reply.code(201).send({ payment: rows[0] })
   })
-  app.put<{ Params: { orgId: string, email: string } }>('/orgs/:orgId/members/:email', { config: { conflict: { replay: true } } }, async (request, reply) => {
+  app.put<{ Params: { orgId: string, email: string } }>('/orgs/:orgId/members/:email', { config: { conflict: { replay: { table: 'members' }, fieldLocations: { email: { in: 'path' } } } } }, async (request, reply) => {
     await pool.query('INSERT INTO members (org_id, email) VALUES ($1, $2)', [request.params.orgId, request.params.email])
     return await reply.code(201).send({ orgId: Number(request.params.orgId), email: request.params.email })
   })
@@ -138,6 +139,8 @@ t.test('key: only the row with the request\'s idempotency key, all its values eq
   t.same([again.status, again.replayed, again.body], [201, 'true', { payment: { id: first.body.payment.id, idempotencyKey: 'k-1', account: 'acme', amount: 100 } }])
   const reused = await post(app, '/payments', { account: 'acme', amount: 999 }, key)
   t.same([reused.status, reused.replayed], [409, undefined], 'a key reused for other values is a conflict')
+  const keyless = await post(app, '/payments', { account: 'acme', amount: 100 })
+  t.same([keyless.status, keyless.replayed], [409, undefined], 'without a key, never a replay (here a conflict on payments_once)')
 })
 
 t.test('path parameters are supplied values (a composite key from the path), typed by the column', async (t) => {
@@ -151,7 +154,7 @@ t.test('path parameters are supplied values (a composite key from the path), typ
 })
 
 t.test('a column added since the table was read is compared too: the first conflict after is a 409, then it counts', async (t) => {
-  const { app } = await appOn(t, db.pool)
+  const { app, logs } = await appOn(t, db.pool)
   t.equal((await post(app, '/items', { name: 'lamp' })).status, 200, 'created')
   const replayed = await post(app, '/items', { name: 'lamp', color: 'red' })
   t.equal(replayed.status, 200, 'color is no column yet: not compared')
@@ -161,8 +164,12 @@ t.test('a column added since the table was read is compared too: the first confl
   t.equal((await post(app, '/items', { name: 'lamp', color: 'red' })).status, 409, 'read again: color is compared, and the row has none')
   t.equal((await post(app, '/items', { name: 'lamp' })).status, 200, 'without color, the row is the request\'s')
   await db.exec('ALTER TABLE items DROP COLUMN color')
-  t.equal((await post(app, '/items', { name: 'lamp' })).status, 409, 'a column dropped since: the query fails, a 409')
-  t.equal((await post(app, '/items', { name: 'lamp' })).status, 200, 'and the columns are read again')
+  t.equal((await post(app, '/items', { name: 'lamp', color: 'red' })).status, 409, 'a column dropped since: the query fails, a 409')
+  t.ok(logs.some((line) => line.level === WARN && line.msg.includes('a replay\'s query on')), 'said')
+  t.equal((await post(app, '/items', { name: 'lamp', color: 'red' })).status, 200, 'and the columns are read again: color is none of them')
+  const warnings = logs.filter((line) => line.level === WARN).length
+  t.equal((await post(app, '/items', { name: 'lamp', id: 'not a number' })).status, 409, 'a value that does not fit its column: a 409')
+  t.equal(logs.filter((line) => line.level === WARN).length, warnings, 'the client\'s, not said')
 })
 
 t.test('what cannot be told is a 409: an expression key, no SELECT grant (said once), the deadline', async (t) => {
@@ -207,6 +214,7 @@ t.test('the route\'s table only; a partial key that finds two rows is a doubt; a
     }
     app.post('/tickets', { config: { conflict: { replay: true } } }, insert('INSERT INTO tickets (code) VALUES ($1)'))
     app.post('/events', { config: { conflict: { replay: { table: 'events' } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
+    app.post('/events/qualified', { config: { conflict: { replay: { table: `${db.schema}.events` } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
     app.post('/events/elsewhere', { config: { conflict: { replay: { table: `${db.schema}.signups` } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
     app.post('/events/broken', { config: { conflict: { replay: { respond: () => { throw new Error('oops') } } } } }, insert('INSERT INTO events (day, id, name) VALUES ($1, $2, $3)'))
   })
@@ -217,6 +225,7 @@ t.test('the route\'s table only; a partial key that finds two rows is a doubt; a
   const again = await post(app, '/events', event)
   const day = (await db.pool.query("SELECT '2026-05-01'::date AS day")).rows[0].day.toJSON()
   t.same([again.status, again.replayed, again.body], [200, 'true', { ...event, day }], 'a partition\'s key, the partitioned table named; values as the driver gives them')
+  t.equal((await post(app, '/events/qualified', event)).status, 200, 'named with its schema')
   t.equal((await post(app, '/events/elsewhere', event)).status, 409, 'a conflict on another table than the route\'s')
   t.equal((await post(app, '/events/broken', event)).status, 409)
   t.ok(logs.some((line) => line.msg.includes('a replay failed')), 'logged')

@@ -14,11 +14,12 @@ import { catalog } from './scenarios/catalog.js'
 import { conflict } from './scenarios/conflict.js'
 import { poolQuery } from './scenarios/pool.js'
 import { races } from './scenarios/races.js'
+import { replay } from './scenarios/replay.js'
 import { resolution } from './scenarios/resolution.js'
 import { reuse } from './scenarios/reuse.js'
 import { success } from './scenarios/success.js'
 
-const scenarios: Record<string, (log: (line: string) => void) => Promise<ScenarioResult>> = { success, conflict, pool: poolQuery, resolution, races, catalog, reuse }
+const scenarios: Record<string, (log: (line: string) => void) => Promise<ScenarioResult>> = { success, conflict, pool: poolQuery, resolution, races, catalog, reuse, replay }
 const unknown = config.only.filter((name) => !(name in scenarios))
 if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown scenario ${unknown.join(', ')} (known: ${Object.keys(scenarios).join(', ')})`)
 const selected = config.only.length > 0 ? config.only : Object.keys(scenarios)

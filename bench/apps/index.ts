@@ -4,6 +4,7 @@ import type pg from 'pg'
 import { conflictApp } from './conflict.js'
 import { poolQueryApp } from './pool.js'
 import { racesApp } from './races.js'
+import { replayApp } from './replay.js'
 import { reuseApp } from './reuse.js'
 import { successApp } from './success.js'
 
@@ -24,5 +25,7 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   'pool-off': async (context) => await poolQueryApp(context, 'off'),
   'pool-handwritten': async (context) => await poolQueryApp(context, 'handwritten'),
   'reuse-plugin': async (context) => await reuseApp(context, 'plugin'),
-  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten')
+  'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten'),
+  'replay-on': async (context) => await replayApp(context, true),
+  'replay-off': async (context) => await replayApp(context, false)
 }

@@ -52,6 +52,8 @@ const HTTP_SQL = `
   CREATE TABLE ranges (id serial PRIMARY KEY, low int CONSTRAINT ranges_low_check CHECK (low >= 0));
   CREATE TABLE parents (id int PRIMARY KEY);
   CREATE TABLE children (id serial PRIMARY KEY, parent_id int CONSTRAINT children_parent_id_fkey REFERENCES parents (id));
+  CREATE TABLE orders (id bigserial PRIMARY KEY, ref text NOT NULL CONSTRAINT orders_ref_key UNIQUE, note text, created_at timestamptz NOT NULL DEFAULT now());
+  INSERT INTO orders (ref, note) VALUES ('taken', 'first');
 `
 
 /** The statement every conflicting request runs. */

@@ -150,7 +150,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     function conclude (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
       const index = replay === undefined ? undefined : violatedIndex(engine.cache?.catalog, understood.conflict.error)
       if (replay === undefined || index === undefined) return send(understood, request, reply)
-      const fieldName = level?.fieldName ?? engine.plugin.fieldName ?? identity
+      const fieldName = (level as Level).fieldName ?? engine.plugin.fieldName ?? identity // (a route with replay has its level)
       const { values } = replay
       return replayer.replay(index, replay, {
         supplied: (columns) => values === undefined

@@ -231,9 +231,25 @@ t.test('the route\'s table only; a partial key that finds two rows is a doubt; a
   t.ok(logs.some((line) => line.msg.includes('a replay failed')), 'logged')
 })
 
-t.test('replay needs the database: refused with catalog: false', async (t) => {
+t.test('replay needs the database: refused with catalog: false, a 409 without a pool', async (t) => {
   const { app } = buildApp(t)
   await app.register(fastifyPgConflict, { catalog: false })
   t.throws(() => app.post('/x', { config: { conflict: { replay: true } } }, async () => ({})),
     { code: 'PG_CONFLICT_INVALID_OPTION', message: /route POST \/x config\.conflict\.replay needs the database .* catalog: false/ })
+  const { app: poolless } = buildApp(t)
+  await poolless.register(fastifyPgConflict)
+  poolless.post<{ Body: { name: string } }>('/items', { config: { conflict: { replay: true } } }, async (request) => await db.pool.query('INSERT INTO items (name) VALUES ($1)', [request.body.name]))
+  t.equal((await post(poolless, '/items', { name: 'chair' })).status, 200)
+  t.equal((await post(poolless, '/items', { name: 'chair' })).status, 409)
+})
+
+t.test('field names: the route\'s fieldName, else the plugin\'s, else the column names', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  const insert = async (request: { body: unknown }): Promise<unknown> => (await db.pool.query('INSERT INTO signups (email, full_name) VALUES ($1, $2) RETURNING id', Object.values(request.body as object))).rows[0]
+  app.post('/columns', { config: { conflict: { replay: true } } }, insert)
+  app.post('/upper', { config: { conflict: { replay: true, fieldName: (column: string) => column.toUpperCase() } } }, insert)
+  t.equal((await post(app, '/columns', { email: 'grace@example.com', full_name: 'Grace' })).status, 200)
+  t.same((await post(app, '/columns', { email: 'grace@example.com', full_name: 'Grace' })).body, { email: 'grace@example.com', full_name: 'Grace' })
+  t.same((await post(app, '/upper', { EMAIL: 'grace@example.com', FULL_NAME: 'Grace' })).body, { EMAIL: 'grace@example.com', FULL_NAME: 'Grace' })
 })

@@ -14,6 +14,8 @@ import { pathParameters } from '../core/locations.js'
 import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKinds, type Level } from '../core/rules.js'
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { keepConnections as keepPoolConnections } from '../connections/pool.js'
+import { checkReplay, REPLAY_HEADER, Replayer, violatedIndex, type ReplayOptions } from '../engine/replay.js'
+import { suppliedValues } from '../engine/supplied.js'
 
 /**
  * `fastify-pg-conflict/express`: the same core as the Fastify plugin, as an Express 5 error
@@ -71,6 +73,8 @@ export interface ConflictRouteConfig extends ConflictSettings {
   fieldName?: (column: string) => string
   errors?: ErrorKinds
   format?: ResponseFormat<Request>
+  /** Answer a conflict with this request's own earlier row (a retried create) instead of a 409: docs/replays.md. */
+  replay?: boolean | ReplayOptions<Request>
 }
 
 /** The error middleware, with the catalog's controls. */
@@ -102,10 +106,14 @@ interface RouteLevel {
   format: ResponseFormat<Request> | undefined
   /** As given: the middlewares that meet it check its rules (names too long, names in no index). */
   options: LevelOptions
+  replay: ReplayOptions<Request> | undefined
 }
 
 /** The level `conflictConfig` gave each request (`false`: leave its errors alone). */
 const routeLevels = new WeakMap<Request, RouteLevel | false>()
+
+/** The route's path parameters, kept by `conflictConfig` for a replay (the error middleware sees its own `req.params`, not the route's). */
+const routeParams = new WeakMap<Request, unknown>()
 
 /**
  * Integrity errors a `pgConflict` middleware left alone on purpose (their kind is switched off
@@ -127,6 +135,7 @@ function routeParametersOf (req: Request): string[] {
 const ANSWERED = Symbol('answered')
 
 const noop = (): void => {}
+const identity = (column: string): string => column
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
 const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS, 'keepConnections'] as const
@@ -156,14 +165,17 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
   let route: RouteLevel | false = false
   if (config !== false) {
     if (!isObject(config)) fail('conflictConfig', 'must be false or an object like { message, fields, expose, constraints }')
-    checkKeys(config, LEVEL_KEYS, 'conflictConfig')
+    checkKeys(config, [...LEVEL_KEYS, 'replay'], 'conflictConfig')
     checkLevel(config, 'conflictConfig')
-    const { format, ...options } = config as ConflictRouteConfig
-    route = { level: compileLevel(options), format, options }
+    const { format, replay, ...options } = config as ConflictRouteConfig
+    // The method is not known here: a route without a body meets no value to compare, a 409.
+    route = { level: compileLevel(options), format, options, replay: checkReplay(replay, 'conflictConfig.replay', []) }
   }
   const level = route
+  const replays = route !== false && route.replay !== undefined
   return function conflictConfigMiddleware (req, _res, next) {
     routeLevels.set(req, level)
+    if (replays) routeParams.set(req, req.params)
     next()
   }
 }
@@ -187,6 +199,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   let connected = db === undefined
   /** Route levels whose rules this middleware has checked. */
   const adopted = new WeakSet<RouteLevel>()
+  const replayer = new Replayer(() => db)
 
   /**
    * Starts the first catalog read, once; waits for it at most `timeout`. Constraints that match
@@ -247,7 +260,33 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
     if (understood.fault !== undefined) return serverFault(understood.fault, err, log, deadline)
-    return send(understood, route, err, req, res, log)
+    const replay = route?.replay
+    const index = replay === undefined ? undefined : violatedIndex(engine.cache?.catalog, understood.conflict.error)
+    if (replay === undefined || index === undefined) return send(understood, route, err, req, res, log)
+    return replayed(understood, replay, index, route as RouteLevel, err, req, res, log, deadline)
+  }
+
+  /** A unique violation on a route with `replay`: its own earlier row (200), or the 409 (docs/replays.md). */
+  async function replayed (understood: Understood, replay: ReplayOptions<Request>, index: NonNullable<ReturnType<typeof violatedIndex>>, route: RouteLevel, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Promise<unknown> {
+    const fieldName = route.level.fieldName ?? engine.plugin.fieldName ?? identity
+    const { values } = replay
+    let body: unknown
+    try {
+      const row = await replayer.replay(index, replay, {
+        supplied: (columns) => values === undefined
+          ? suppliedValues(columns, { body: req.body, params: routeParams.get(req) }, { fieldName, fieldLocations: understood.settings.fieldLocations, routeParameters: routeParametersOf(req) })
+          : new Map(Object.entries(values(req))),
+        fieldName
+      }, deadline, log)
+      if (row === undefined) return send(understood, route, err, req, res, log)
+      body = replay.respond === undefined ? row : replay.respond(row)
+    } catch (bug) {
+      log.error({ err: bug }, 'fastify-pg-conflict: a replay failed (fieldName, values or respond threw); the conflict is answered 409')
+      return send(understood, route, err, req, res, log)
+    }
+    log.info({ constraint: understood.conflict.constraint }, 'fastify-pg-conflict: replayed the row this request wrote before, instead of a 409')
+    res.status(replay.status ?? 200).set(REPLAY_HEADER, 'true').json(body)
+    return ANSWERED
   }
 
   function send (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log): unknown {

@@ -11,6 +11,9 @@ import fastifyPgConflict, { snakeToCamel } from '../../src/index.js'
 import { buildApp, WARN } from '../helpers/app.js'
 import { testDatabase } from '../helpers/db.js'
 import { appRole } from '../helpers/roles.js'
+import express from 'express'
+import { conflictConfig, pgConflict } from '../../src/adapters/express.js'
+import { listen, request as fetchJson } from '../helpers/express.js'
 
 const db = await testDatabase(t, 'replay')
 await db.exec(`
@@ -252,4 +255,56 @@ t.test('field names: the route\'s fieldName, else the plugin\'s, else the column
   t.equal((await post(app, '/columns', { email: 'grace@example.com', full_name: 'Grace' })).status, 200)
   t.same((await post(app, '/columns', { email: 'grace@example.com', full_name: 'Grace' })).body, { email: 'grace@example.com', full_name: 'Grace' })
   t.same((await post(app, '/upper', { EMAIL: 'grace@example.com', FULL_NAME: 'Grace' })).body, { EMAIL: 'grace@example.com', FULL_NAME: 'Grace' })
+})
+
+t.test('Express: conflictConfig({ replay }) answers a retried create with its row; path parameters as the route had them', async (t) => {
+  const catalog = { schemas: [db.schema] }
+  const app = express()
+  app.use(express.json())
+  app.put('/orgs/:orgId/members', conflictConfig({ replay: true }), async (req, res) => {
+    await db.pool.query('INSERT INTO members (org_id, email, role) VALUES ($1, $2, coalesce($3, \'member\'))', [req.params.orgId, req.body.email, req.body.role])
+    res.status(201).json({ orgId: Number(req.params.orgId), email: req.body.email })
+  })
+  app.post('/orders', conflictConfig({
+    fieldName: (column) => column.toUpperCase(),
+    replay: { status: 201, columns: ['id'], values: (req) => ({ name: req.body.NAME }), respond: (row) => ({ order: row }) }
+  }), async (req, res) => {
+    const { rows } = await db.pool.query('INSERT INTO items (name) VALUES ($1) RETURNING id', [req.body.NAME])
+    res.status(201).json({ order: rows[0] })
+  })
+  app.post('/broken', conflictConfig({ replay: { respond: () => { throw new Error('oops') } } }), async (req, res) => {
+    await db.pool.query('INSERT INTO items (name) VALUES ($1)', [req.body.name])
+    res.status(201).json({})
+  })
+  app.use(pgConflict({ pool: db.pool, catalog, fieldName: snakeToCamel }))
+  const url = await listen(t, app)
+  const put = async (body: object): Promise<[number, string | null, unknown]> => {
+    const reply = await fetchJson(`${url}/orgs/9/members`, 'PUT', body)
+    return [reply.status, reply.headers.get('idempotent-replayed'), reply.json]
+  }
+  t.same(await put({ email: 'ada@example.com' }), [201, null, { orgId: 9, email: 'ada@example.com' }])
+  t.same(await put({ email: 'ada@example.com' }), [200, 'true', { orgId: 9, email: 'ada@example.com' }], 'replayed: org_id from the path, email from the body')
+  t.equal((await put({ email: 'ada@example.com', role: 'admin' })).at(0), 409, 'another role: a conflict')
+  const order = await fetchJson(`${url}/orders`, 'POST', { NAME: 'express-order' })
+  const again = await fetchJson(`${url}/orders`, 'POST', { NAME: 'express-order' })
+  t.same([again.status, again.headers.get('idempotent-replayed'), again.json], [201, 'true', { order: { ID: order.json.order.id, NAME: 'express-order' } }], 'values, status, columns, respond and the route\'s fieldName')
+  await fetchJson(`${url}/broken`, 'POST', { name: 'express-broken' })
+  t.equal((await fetchJson(`${url}/broken`, 'POST', { name: 'express-broken' })).status, 409, 'a respond that throws: the 409')
+
+  const plain = express()
+  plain.use(express.json())
+  plain.post('/items', conflictConfig({ replay: true }), async (req, res) => {
+    await db.pool.query('INSERT INTO items (name) VALUES ($1)', [req.body.name])
+    res.status(201).json({ name: req.body.name })
+  })
+  plain.post('/none/items', conflictConfig({ replay: true }), async (req, res) => {
+    await db.pool.query('INSERT INTO items (name) VALUES ($1)', [req.body.name])
+    res.status(201).json({ name: req.body.name })
+  })
+  plain.use('/none', pgConflict({ catalog: false }))
+  plain.use(pgConflict({ pool: db.pool, catalog }))
+  const plainUrl = await listen(t, plain)
+  await fetchJson(`${plainUrl}/items`, 'POST', { name: 'express-plain' })
+  t.same((await fetchJson(`${plainUrl}/items`, 'POST', { name: 'express-plain' })).json, { name: 'express-plain' }, 'column names without a fieldName')
+  t.equal((await fetchJson(`${plainUrl}/none/items`, 'POST', { name: 'express-plain' })).status, 409, 'a middleware without the catalog: the 409')
 })

@@ -153,6 +153,8 @@ export interface ReplayRequest {
  */
 export class Replayer {
   private readonly tables = new Map<string, Promise<string[] | undefined>>()
+  /** The same, once read: the steady state takes them without waiting (no timer, no promise race). */
+  private readonly known = new Map<string, string[]>()
   /** Tables whose rows the role may not read: said once each. */
   private readonly denied = new Set<string>()
 
@@ -166,7 +168,7 @@ export class Replayer {
     const db = this.db() as Queryable // set before the catalog is read, and an index comes from the catalog
     if (!onTable(index, options.table)) return undefined
     const where = `${index.schema}\u0000${index.table}`
-    const columns = await deadline.within(this.columns(db, index, where))
+    const columns = this.known.get(where) ?? await deadline.within(this.columns(db, index, where))
     if (columns === undefined) return undefined
     const supplied = request.supplied(columns)
     const key = options.key
@@ -177,7 +179,7 @@ export class Replayer {
     const found = rows?.[0] as Record<string, unknown> | undefined
     if (found === undefined) return undefined // the deadline, or an error (logged)
     if (rows?.length !== 1) return undefined // two rows through one key (a partial index's other rows): which one is in doubt
-    if (found.fresh !== true) this.tables.delete(where) // the table's columns changed: read again at the next replay
+    if (found.fresh !== true) this.forget(where) // the table's columns changed: read again at the next replay
     if (found.found !== true) return undefined
     const row: Record<string, unknown> = {}
     query.selected.forEach((column, i) => { row[request.fieldName(column)] = found[`c${i}`] })
@@ -190,9 +192,15 @@ export class Replayer {
       columns = db.query(TABLE_COLUMNS_SQL, [index.schema, index.table])
         .then(({ rows }) => (rows as Array<{ name: string }>).map((row) => row.name), () => undefined)
       this.tables.set(where, columns)
-      void columns.then((found) => { if (found === undefined && this.tables.get(where) === columns) this.tables.delete(where) })
+      // (A read that failed is tried again next time; one that ended is as current as any.)
+      void columns.then((found) => { if (found === undefined) this.tables.delete(where); else this.known.set(where, found) })
     }
     return await columns
+  }
+
+  private forget (where: string): void {
+    this.tables.delete(where)
+    this.known.delete(where)
   }
 
   private failed (err: unknown, index: UniqueIndex, where: string, log: Log): undefined {
@@ -206,7 +214,7 @@ export class Replayer {
     }
     // A value that does not fit its column (class 22, the client's): nothing to say. Otherwise a column dropped or renamed since, say: read them again next time.
     if (typeof code === 'string' && code.startsWith('22')) return undefined
-    this.tables.delete(where)
+    this.forget(where)
     log.warn({ err }, `fastify-pg-conflict: a replay's query on ${index.schema}.${index.table} failed; the conflict is answered 409`)
     return undefined
   }

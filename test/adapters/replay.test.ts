@@ -308,3 +308,13 @@ t.test('Express: conflictConfig({ replay }) answers a retried create with its ro
   t.same((await fetchJson(`${plainUrl}/items`, 'POST', { name: 'express-plain' })).json, { name: 'express-plain' }, 'column names without a fieldName')
   t.equal((await fetchJson(`${plainUrl}/none/items`, 'POST', { name: 'express-plain' })).status, 409, 'a middleware without the catalog: the 409')
 })
+
+t.test('a route with replay keeps its own handler: its success path is the same as without', async (t) => {
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] } })
+  const installed = new Map<string, unknown>()
+  app.addHook('onRoute', (route) => { installed.set(route.url, route.handler) }) // runs after the plugin's
+  const handler = async (): Promise<object> => ({})
+  app.post('/with', { config: { conflict: { replay: { columns: ['id'] } } } }, handler)
+  t.equal(installed.get('/with'), handler, 'not wrapped')
+})

@@ -15,11 +15,12 @@ import { conflict } from './scenarios/conflict.js'
 import { multi } from './scenarios/multi.js'
 import { poolQuery } from './scenarios/pool.js'
 import { races } from './scenarios/races.js'
+import { replay } from './scenarios/replay.js'
 import { resolution } from './scenarios/resolution.js'
 import { reuse } from './scenarios/reuse.js'
 import { success } from './scenarios/success.js'
 
-const scenarios: Record<string, (log: (line: string) => void) => Promise<ScenarioResult>> = { success, conflict, pool: poolQuery, resolution, races, catalog, reuse, multi }
+const scenarios: Record<string, (log: (line: string) => void) => Promise<ScenarioResult>> = { success, conflict, pool: poolQuery, resolution, races, catalog, reuse, multi, replay }
 const unknown = config.only.filter((name) => !(name in scenarios))
 if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown scenario ${unknown.join(', ')} (known: ${Object.keys(scenarios).join(', ')})`)
 const selected = config.only.length > 0 ? config.only : Object.keys(scenarios)

@@ -9,6 +9,7 @@ export default fastifyPgConflict
 export { fastifyPgConflict }
 export type { PgConflictDecorator } from './adapters/fastify.js'
 export type { FastifyPgConflictOptions, RouteConflictConfig, CatalogOptions, RouteRetryOptions, UnknownConstraints } from './engine/options.js'
+export type { ReplayOptions } from './engine/replay.js'
 export type { FieldLocation, FieldLocations, FieldPlace, FieldProblem } from './core/locations.js'
 export type { ConflictSettings, ConstraintRule, Expose, ErrorKinds, KindSettings, SerializationSettings, Message } from './core/rules.js'
 export type { Queryable } from './catalog/catalog.js'

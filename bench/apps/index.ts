@@ -5,6 +5,7 @@ import { conflictApp } from './conflict.js'
 import { multiApp } from './multi.js'
 import { poolQueryApp } from './pool.js'
 import { racesApp } from './races.js'
+import { replayApp } from './replay.js'
 import { reuseApp } from './reuse.js'
 import { successApp } from './success.js'
 
@@ -27,5 +28,7 @@ export const apps: Record<string, (context: AppContext) => Promise<BenchApp>> = 
   'reuse-plugin': async (context) => await reuseApp(context, 'plugin'),
   'reuse-handwritten': async (context) => await reuseApp(context, 'handwritten'),
   'multi-on': async (context) => await multiApp(context, true),
-  'multi-off': async (context) => await multiApp(context, false)
+  'multi-off': async (context) => await multiApp(context, false),
+  'replay-on': async (context) => await replayApp(context, true),
+  'replay-off': async (context) => await replayApp(context, false)
 }

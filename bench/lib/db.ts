@@ -54,6 +54,8 @@ const HTTP_SQL = `
   CREATE TABLE children (id serial PRIMARY KEY, parent_id int CONSTRAINT children_parent_id_fkey REFERENCES parents (id));
   CREATE TABLE signups (id bigserial PRIMARY KEY, email text NOT NULL CONSTRAINT signups_email_key UNIQUE, user_name text NOT NULL CONSTRAINT signups_user_name_key UNIQUE);
   INSERT INTO signups (email, user_name) VALUES ('taken@example.com', 'taken');
+  CREATE TABLE orders (id bigserial PRIMARY KEY, ref text NOT NULL CONSTRAINT orders_ref_key UNIQUE, note text, created_at timestamptz NOT NULL DEFAULT now());
+  INSERT INTO orders (ref, note) VALUES ('taken', 'first');
 `
 
 /** The statement every conflicting request runs. */

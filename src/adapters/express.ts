@@ -15,6 +15,8 @@ import { compileLevel, type ConflictSettings, type ConstraintRule, type ErrorKin
 import type { SequenceCheck } from '../sequences/sequences.js'
 import { keepConnections as keepPoolConnections } from '../connections/pool.js'
 import { loadTelemetry, type Telemetry } from './otel.js'
+import { checkReplay, REPLAY_HEADER, Replayer, violatedIndex, type ReplayOptions } from '../engine/replay.js'
+import { suppliedValues } from '../engine/supplied.js'
 
 /**
  * `fastify-pg-conflict/express`: the same core as the Fastify plugin, as an Express 5 error
@@ -79,6 +81,8 @@ export interface ConflictRouteConfig extends ConflictSettings {
   fieldName?: (column: string, table?: string) => string
   errors?: ErrorKinds
   format?: ResponseFormat<Request>
+  /** Answer a conflict with this request's own earlier row (a retried create) instead of a 409: docs/replays.md. */
+  replay?: boolean | ReplayOptions<Request>
 }
 
 /** The error middleware, with the catalog's controls. */
@@ -110,14 +114,15 @@ interface RouteLevel {
   format: ResponseFormat<Request> | undefined
   /** As given: the middlewares that meet it check its rules (names too long, names in no index). */
   options: LevelOptions
+  replay: ReplayOptions<Request> | undefined
 }
 
 /** The level `conflictConfig` gave each request (`false`: leave its errors alone). */
 const routeLevels = new WeakMap<Request, RouteLevel | false>()
 
 /**
- * The route's path parameters, kept by a `conflictConfig` with `allConflicts: true` (the error
- * middleware sees its own `req.params`, not the route's): what the check reads them from.
+ * The route's path parameters, kept by a `conflictConfig` with `allConflicts` or `replay` (the
+ * error middleware sees its own `req.params`, not the route's): what those read them from.
  */
 const routeParams = new WeakMap<Request, unknown>()
 
@@ -141,6 +146,7 @@ function routeParametersOf (req: Request): string[] {
 const ANSWERED = Symbol('answered')
 
 const noop = (): void => {}
+const identity = (column: string): string => column
 const SILENT: Log = { info: noop, warn: noop, error: noop }
 
 const OPTION_KEYS = ['pool', 'catalog', 'repairSequences', 'sequenceCheckInterval', 'logger', 'unknownConstraints', ...LEVEL_KEYS, 'keepConnections', 'telemetry'] as const
@@ -171,21 +177,17 @@ export function conflictConfig (config: ConflictRouteConfig | false): RequestHan
   let route: RouteLevel | false = false
   if (config !== false) {
     if (!isObject(config)) fail('conflictConfig', 'must be false or an object like { message, fields, expose, constraints }')
-    checkKeys(config, LEVEL_KEYS, 'conflictConfig')
+    checkKeys(config, [...LEVEL_KEYS, 'replay'], 'conflictConfig')
     checkLevel(config, 'conflictConfig')
-    const { format, ...options } = config as ConflictRouteConfig
-    route = { level: compileLevel(options), format, options }
+    const { format, replay, ...options } = config as ConflictRouteConfig
+    // The method is not known here: a route without a body meets no value to compare, a 409.
+    route = { level: compileLevel(options), format, options, replay: checkReplay(replay, 'conflictConfig.replay', []) }
   }
   const level = route
-  if (level !== false && level.options.allConflicts === true) {
-    return function conflictConfigMiddleware (req, _res, next) {
-      routeLevels.set(req, level)
-      routeParams.set(req, req.params)
-      next()
-    }
-  }
+  const keepsParams = route !== false && (route.options.allConflicts === true || route.replay !== undefined)
   return function conflictConfigMiddleware (req, _res, next) {
     routeLevels.set(req, level)
+    if (keepsParams) routeParams.set(req, req.params)
     next()
   }
 }
@@ -212,6 +214,7 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   let connected = db === undefined
   /** Route levels whose rules this middleware has checked. */
   const adopted = new WeakSet<RouteLevel>()
+  const replayer = new Replayer(() => db)
 
   /**
    * Starts the first catalog read, once; waits for it at most `timeout`. Constraints that match
@@ -272,7 +275,38 @@ export function pgConflict (options: PgConflictExpressOptions = {}): PgConflictM
   function answer (understood: Understood | undefined, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (understood === undefined) return decline(err) // its refined kind (a row still referenced) is switched off here
     if (understood.fault !== undefined) return serverFault(understood as Understood & { fault: SequenceCheck }, err, log, deadline)
-    // allConflicts: the body, and the path parameters a conflictConfig kept (docs/all-conflicts.md).
+    const replay = route?.replay
+    const index = replay === undefined ? undefined : violatedIndex(engine.cache?.catalog, understood.conflict.error)
+    if (replay === undefined || index === undefined) return sendAll(understood, route, err, req, res, log, deadline)
+    return replayed(understood, replay, index, route as RouteLevel, err, req, res, log, deadline)
+  }
+
+  /** A unique violation on a route with `replay`: its own earlier row (200), or the 409 (docs/replays.md). */
+  async function replayed (understood: Understood, replay: ReplayOptions<Request>, index: NonNullable<ReturnType<typeof violatedIndex>>, route: RouteLevel, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Promise<unknown> {
+    const named = route.level.fieldName ?? engine.plugin.fieldName
+    const fieldName = named === undefined ? identity : (column: string) => named(column, index.table)
+    const { values } = replay
+    let body: unknown
+    try {
+      const row = await replayer.replay(index, replay, {
+        supplied: (columns) => values === undefined
+          ? suppliedValues(columns, { body: req.body, params: routeParams.get(req) }, { fieldName, fieldLocations: understood.settings.fieldLocations, routeParameters: routeParametersOf(req) })
+          : new Map(Object.entries(values(req))),
+        fieldName
+      }, deadline, log)
+      if (row === undefined) return sendAll(understood, route, err, req, res, log, deadline)
+      body = replay.respond === undefined ? row : replay.respond(row)
+    } catch (bug) {
+      log.error({ err: bug }, 'fastify-pg-conflict: a replay failed (fieldName, values or respond threw); the conflict is answered 409')
+      return sendAll(understood, route, err, req, res, log, deadline)
+    }
+    log.info({ constraint: understood.conflict.constraint }, 'fastify-pg-conflict: replayed the row this request wrote before, instead of a 409')
+    res.status(replay.status ?? 200).set(REPLAY_HEADER, 'true').json(body)
+    return ANSWERED
+  }
+
+  /** The answer, with the table's other conflicting keys when `allConflicts` applies: the body, and the path parameters a conflictConfig kept (docs/all-conflicts.md). */
+  function sendAll (understood: Understood, route: RouteLevel | undefined, err: unknown, req: Request, res: Response, log: Log, deadline: Deadline): Maybe<unknown> {
     if (!understood.settings.allConflicts) return send(understood, route, err, req, res, log)
     const checked = engine.withOthers(understood, { body: req.body, params: routeParams.get(req) }, routeParametersOf(req), route?.level, log, deadline)
     return isPromise(checked) ? checked.then(() => send(understood, route, err, req, res, log)) : send(understood, route, err, req, res, log)

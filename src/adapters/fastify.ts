@@ -21,6 +21,8 @@ import type { SequenceCheck } from '../sequences/sequences.js'
 import { withTransaction, type PooledTransactionClient, type QueryClient, type TransactionOptions, type TransactionPool } from '../races/transaction.js'
 import { ConnectionKeeper } from '../connections/keeper.js'
 import { loadTelemetry } from './otel.js'
+import { checkReplay, REPLAY_HEADER, Replayer, violatedIndex, type ReplayOptions } from '../engine/replay.js'
+import { suppliedValues } from '../engine/supplied.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -115,6 +117,10 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
   /** Requests whose sequence fault was repaired (or tried) already: once per request. */
   const repairedFor = new WeakSet<FastifyRequest>()
 
+  /** Replays (docs/replays.md) read through the pool the catalog is read through, set when ready. */
+  let replayDb: Queryable | undefined
+  const replayer = new Replayer(() => replayDb)
+
   /** Each request's one deadline for all the plugin's own queries, made at its first. */
   const deadlines = new WeakMap<FastifyRequest, Deadline>()
   function deadlineOf (request: FastifyRequest): Deadline {
@@ -141,7 +147,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
    * route's own error handler, or the scope's, as a translated error); anything else goes on
    * exactly as without this plugin. Synchronous when nothing needs waiting for.
    */
-  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[], routeParameters: readonly string[]): Translating {
+  function translating (route: RouteLevel | undefined, userHandler: ErrorHandler | undefined, hooks: readonly OnConflict[], routeParameters: readonly string[], replay?: ReplayOptions<FastifyRequest>): Translating {
     const level = route?.level
     const format = route?.format ?? pluginFormat
 
@@ -160,9 +166,35 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
 
     /** A conflict from a hook (preHandler…) or a route without retries meets the hooks here; a 'retry' cannot be honoured outside the handler, so only an answer counts. */
     function toHooks (understood: Understood, thrown: FastifyError, request: FastifyRequest, reply: FastifyReply): unknown {
-      if (hooks.length === 0 || offered.has(thrown)) return sendAll(understood, request, reply)
+      if (hooks.length === 0 || offered.has(thrown)) return conclude(understood, request, reply)
       return askHooks(hooks, understood.conflict, request, reply, 1)
-        .then((decision) => decision === 'answered' ? undefined : sendAll(understood, request, reply))
+        .then((decision) => decision === 'answered' ? undefined : conclude(understood, request, reply))
+    }
+
+    /** A unique violation after the hooks: the route's replay when the row is this request's own, else the 409. */
+    function conclude (understood: Understood, request: FastifyRequest, reply: FastifyReply): unknown {
+      const index = replay === undefined ? undefined : violatedIndex(engine.cache?.catalog, understood.conflict.error)
+      if (replay === undefined || index === undefined) return sendAll(understood, request, reply)
+      const named = (level as Level).fieldName ?? engine.plugin.fieldName // (a route with replay has its level)
+      const fieldName = named === undefined ? identity : (column: string) => named(column, index.table)
+      const { values } = replay
+      return replayer.replay(index, replay, {
+        supplied: (columns) => values === undefined
+          ? suppliedValues(columns, { body: request.body, params: request.params }, { fieldName, fieldLocations: understood.settings.fieldLocations, routeParameters })
+          : new Map(Object.entries(values(request))),
+        fieldName
+      }, deadlineOf(request), request.log)
+        .then((row) => row === undefined ? undefined : { body: replay.respond === undefined ? row : replay.respond(row) })
+        .catch((err: unknown) => {
+          request.log.error({ err }, 'fastify-pg-conflict: a replay failed (fieldName, values or respond threw); the conflict is answered 409')
+          return undefined
+        })
+        .then((replayed) => {
+          if (replayed === undefined) return sendAll(understood, request, reply)
+          request.log.info({ constraint: understood.conflict.constraint }, 'fastify-pg-conflict: replayed the row this request wrote before, instead of a 409')
+          reply.code(replay.status ?? 200).header(REPLAY_HEADER, 'true')
+          return replayed.body
+        })
     }
 
     /** A unique violation's answer, with the table's other conflicting keys when `allConflicts` applies (docs/all-conflicts.md). */
@@ -227,8 +259,11 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
     let route: RouteLevel | undefined
     const hooks: OnConflict[] = []
     let retry: ReturnType<typeof routeRetry>
+    let replay: ReplayOptions<FastifyRequest> | undefined
     if (config !== undefined) {
-      const { retry: retryConfig, onConflict: routeHook, format, ...routeLevel } = config
+      const { retry: retryConfig, onConflict: routeHook, format, replay: replayConfig, ...routeLevel } = config
+      replay = checkReplay(replayConfig, `${where}.replay`, [routeOptions.method].flat())
+      if (replay !== undefined && catalogOptions === false) throw new InvalidOptionError(`${where}.replay needs the database (it reads the row that won the conflict): it cannot be used with catalog: false`)
       route = { level: engine.level(routeLevel, `route ${routeOptions.url}: `, fastify.log), format }
       routeLevels.set(config, route)
       if (routeHook !== undefined) hooks.push(routeHook)
@@ -239,7 +274,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (openapi) routeOptions.schema = withResponseSchemas(routeOptions.schema, route.format ?? pluginFormat, answeredStatuses(engine, route.level))
     }
     if (onConflict !== undefined) hooks.push(onConflict)
-    routeOptions.errorHandler = translating(route, userHandler, hooks, pathParameters(routeOptions.url)) as RouteOptions['errorHandler']
+    routeOptions.errorHandler = translating(route, userHandler, hooks, pathParameters(routeOptions.url), replay) as RouteOptions['errorHandler']
 
     const handler = routesOwn(routeOptions.handler as Handler & { [WRAPPED]?: Handler }) as Handler // a route always has one
     if (retry === undefined && hooks.length === 0 && !repairSequences) {
@@ -272,6 +307,7 @@ const plugin: FastifyPluginAsync<FastifyPgConflictOptions> = async function fast
       if (unknownConstraints === 'error') throw new InvalidOptionError('options.unknownConstraints is "error", which needs the database to check the constraints against: the pool option, or @fastify/postgres registered before ready')
       return
     }
+    replayDb = db
     // Start-up waits for the first read at most `timeout`; a slower read still fills the cache when it ends.
     await engine.connect(db, {
       schemas: catalogOptions?.schemas,

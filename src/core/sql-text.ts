@@ -132,3 +132,8 @@ export function quoteLiteral (text: string): string {
   const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`
   return text.includes('\\') ? `E${quoted}` : quoted
 }
+
+/** A name as an SQL identifier, always quoted (`Odd "Name"` → `"Odd ""Name"""`): for names from the catalog only. */
+export function quoteIdentifier (name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}

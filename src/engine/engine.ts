@@ -345,7 +345,7 @@ export class ConflictEngine {
       for (const column of index.columns) columns.add(column)
       for (const { column } of index.predicateColumns ?? []) columns.add(column)
     }
-    const supplied = suppliedValues(columns, sources, { fieldName, fieldLocations: settings.fieldLocations, routeParameters })
+    const supplied = suppliedValues(columns, sources, { fieldName: (column) => fieldName(column, table), fieldLocations: settings.fieldLocations, routeParameters })
     const checks = checksFor(indexes, conflict.constraint, supplied)
     if (checks.length === 0) return understood
     const asked = conflictingIndexes(this.db as Queryable, schema, table, checks, supplied)

@@ -7,6 +7,7 @@ import { FIELD_LOCATIONS } from '../core/locations.js'
 import type { ResponseFormat } from '../core/respond.js'
 import type { ConflictSettings, ConstraintRule, ErrorKinds } from '../core/rules.js'
 import type { FastifyRequest } from 'fastify'
+import type { ReplayOptions } from './replay.js'
 
 /** Options of the plugin. Each one is checked at registration. */
 export interface FastifyPgConflictOptions extends ConflictSettings {
@@ -86,6 +87,8 @@ export interface RouteConflictConfig extends ConflictSettings {
   errors?: ErrorKinds
   /** This route's body format; over the plugin's. */
   format?: ResponseFormat<FastifyRequest>
+  /** Answer a conflict with this request's own earlier row (a retried create) instead of a 409: docs/replays.md. */
+  replay?: boolean | ReplayOptions<FastifyRequest>
 }
 
 export interface RouteRetryOptions extends RetryOptions {
@@ -283,7 +286,7 @@ export function checkPluginOptions (options: unknown): asserts options is Fastif
 export function checkRouteConfig (config: unknown, where: string): asserts config is RouteConflictConfig | false | undefined {
   if (config === undefined || config === false) return
   if (!isObject(config)) fail(where, 'must be false or an object like { message, fields, expose, constraints }')
-  checkKeys(config, ['retry', 'onConflict', ...LEVEL_KEYS], where)
+  checkKeys(config, ['retry', 'onConflict', 'replay', ...LEVEL_KEYS], where)
   checkLevel(config, where)
   checkFunction(config.onConflict, `${where}.onConflict`, 'must be a function (conflict, request, reply, attempt)')
 }

@@ -327,7 +327,7 @@ t.test('options are checked when the middleware (or conflictConfig) is made, wit
     [() => pgConflict({ repairSequences: true }), /options\.repairSequences needs the database: give the pool option/],
     [() => pgConflict({ repairSequences: true, pool: db.pool, catalog: false }), /options\.repairSequences needs the database: it cannot be used with catalog: false/],
     [() => conflictConfig('yes' as never), /^fastify-pg-conflict: conflictConfig must be false or an object like/],
-    [() => conflictConfig({ retry: true } as never), /conflictConfig has an unknown option "retry" \(known: constraints, fieldName, errors, format, message, fields, expose, fieldLocations, allConflicts\)/],
+    [() => conflictConfig({ retry: true } as never), /conflictConfig has an unknown option "retry" \(known: constraints, fieldName, errors, format, message, fields, expose, fieldLocations, allConflicts, replay\)/],
     [() => conflictConfig({ expose: { values: 'yes' as never } }), /conflictConfig\.expose\.values must be true or false/],
     [() => conflictConfig({ fieldName: 'camel' as never }), /conflictConfig\.fieldName must be a function/],
     [() => conflictConfig({ constraints: [{ constraint: 'a', match: 'fuzzy' as never }] }), /conflictConfig\.constraints\[0\]\.match must be "exact", "prefix" or "suffix"/]

@@ -726,8 +726,8 @@ const REQUESTS: Record<string, Array<{ method: 'POST', url: string, body: unknow
   ],
   // docs/comments.md: the field is `email` because the constraint's comment says so (the column is email_address).
   'A runnable example': [
-    { method: 'POST', url: '/members', body: { email: 'ada-$format@example.com' } },
-    { method: 'POST', url: '/members', body: { email: 'ada-$format@example.com' } }
+    { method: 'POST', url: '/readers', body: { email: 'ada-$format@example.com' } },
+    { method: 'POST', url: '/readers', body: { email: 'ada-$format@example.com' } }
   ]
 }
 

@@ -25,6 +25,8 @@ import { INTERNALS, type PluginInternals } from './fastify.js'
 export interface ConflictExtensions {
   /** `PG_UNIQUE_VIOLATION`, `PG_FOREIGN_KEY_VIOLATION`… or a constraint's own. */
   code: string
+  /** The HTTP answer's message (the GraphQL error's `message` too). */
+  message: string
   /** The status the HTTP answer would have (409, 422…); the HTTP status of the GraphQL response is mercurius's. */
   status: number
   fields: string[]
@@ -45,7 +47,7 @@ export type PgConflictMercuriusOptions = Record<never, never>
  * enumerable, so that a logged error does not carry the values.
  */
 class GraphQLIntegrityError extends Error {
-  readonly extensions: ConflictExtensions | { code: string, status: number }
+  readonly extensions: ConflictExtensions | { code: string, message: string, status: number }
   declare readonly conflict: Conflict | undefined
 
   constructor (message: string, extensions: GraphQLIntegrityError['extensions'], cause: unknown, conflict?: Conflict) {
@@ -57,9 +59,9 @@ class GraphQLIntegrityError extends Error {
   }
 }
 
-/** The extensions of an answered error: the default body's code, status and fields, and what it exposes. */
+/** The extensions of an answered error: the default body's code, message, status and fields, and what it exposes. */
 function extensionsOf (body: ConflictBody): ConflictExtensions {
-  const extensions: ConflictExtensions = { code: body.code, status: body.statusCode, fields: body.fields }
+  const extensions: ConflictExtensions = { code: body.code, message: body.message, status: body.statusCode, fields: body.fields }
   if (body.constraint !== undefined) extensions.constraint = body.constraint
   if (body.table !== undefined) extensions.table = body.table
   if (body.values !== undefined) extensions.values = body.values
@@ -115,7 +117,7 @@ const plugin: FastifyPluginAsync<PgConflictMercuriusOptions> = async function pg
       // The server's fault (an id sequence behind its table): as over HTTP, a 500 that names nothing, and the fix in the log.
       answered(understood.conflict, 500)
       await sequenceFault(understood.fault, request, log, 'answered as an internal error')
-      throw new GraphQLIntegrityError('Internal Server Error', { code: 'INTERNAL_SERVER_ERROR', status: 500 }, thrown)
+      throw new GraphQLIntegrityError('Internal Server Error', { code: 'INTERNAL_SERVER_ERROR', message: 'Internal Server Error', status: 500 }, thrown)
     }
     engine.logAnswer(understood, log)
     const body = defaultBody(understood.conflict, understood.settings)

@@ -122,7 +122,7 @@ t.test('a mutation failing on a unique violation: the HTTP answer\'s code, statu
     message: 'A record with this email already exists.',
     locations: [{ line: 1, column: 12 }],
     path: ['createUser'],
-    extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['email'] }
+    extensions: { code: 'PG_UNIQUE_VIOLATION', message: 'A record with this email already exists.', status: 409, fields: ['email'] }
   }], 'one error, with the path and locations GraphQL gives it')
 
   const http = await app.inject({ method: 'POST', url: '/users', payload: { email: 'ada@example.com' } })
@@ -178,10 +178,10 @@ t.test('several errors in one request: each its own extensions and path, the fie
   }`)
   t.same(serial.data, { dup: null, team: null, noOrg: null, negative: null, ok: { teamName: 'platform' } })
   t.same(serial.errors.map(({ message, path, extensions }) => ({ message, path, extensions })), [
-    { message: 'A record with this email already exists.', path: ['dup'], extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['email'] } },
-    { message: 'That team already exists in this organisation.', path: ['team'], extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['orgId', 'teamName'] } },
-    { message: 'The record referenced by orgId does not exist.', path: ['noOrg'], extensions: { code: 'PG_FOREIGN_KEY_VIOLATION', status: 422, fields: ['orgId'] } },
-    { message: 'The value of age is not allowed.', path: ['negative'], extensions: { code: 'PG_CHECK_VIOLATION', status: 422, fields: ['age'] } }
+    { message: 'A record with this email already exists.', path: ['dup'], extensions: { code: 'PG_UNIQUE_VIOLATION', message: 'A record with this email already exists.', status: 409, fields: ['email'] } },
+    { message: 'That team already exists in this organisation.', path: ['team'], extensions: { code: 'PG_UNIQUE_VIOLATION', message: 'That team already exists in this organisation.', status: 409, fields: ['orgId', 'teamName'] } },
+    { message: 'The record referenced by orgId does not exist.', path: ['noOrg'], extensions: { code: 'PG_FOREIGN_KEY_VIOLATION', message: 'The record referenced by orgId does not exist.', status: 422, fields: ['orgId'] } },
+    { message: 'The value of age is not allowed.', path: ['negative'], extensions: { code: 'PG_CHECK_VIOLATION', message: 'The value of age is not allowed.', status: 422, fields: ['age'] } }
   ], 'the per-constraint message, the fields through fieldName, each kind\'s code and status')
 })
 
@@ -211,7 +211,7 @@ t.test('no leak: internal names and values only as expose allows', async (t) => 
   const { query } = await graphqlApp(t, { plugin: { constraints: [{ constraint: 'teams_org_name_key', expose: { constraint: true, values: true } }] } })
   const exposed = await query('mutation { createTeam(orgId: 1, teamName: "core") { id } }')
   t.same(exposed.errors[0]?.extensions, {
-    code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['org_id', 'team_name'], constraint: 'teams_org_name_key', table: 'teams', values: { org_id: '1', team_name: 'core' }
+    code: 'PG_UNIQUE_VIOLATION', message: 'A record with this org_id and team_name already exists.', status: 409, fields: ['org_id', 'team_name'], constraint: 'teams_org_name_key', table: 'teams', values: { org_id: '1', team_name: 'core' }
   }, 'exposed for that constraint: its name, table and values')
 })
 
@@ -274,7 +274,7 @@ t.test('graphql-jit, loaders and a sync throw: the same answers', async (t) => {
 t.test('an id sequence behind its table: an internal error naming nothing, and the fix in the log', async (t) => {
   const { query, logs } = await graphqlApp(t)
   const response = await query('mutation { createTicket }')
-  t.same(response.errors, [{ message: 'Internal Server Error', locations: [{ line: 1, column: 12 }], path: ['createTicket'], extensions: { code: 'INTERNAL_SERVER_ERROR', status: 500 } }])
+  t.same(response.errors, [{ message: 'Internal Server Error', locations: [{ line: 1, column: 12 }], path: ['createTicket'], extensions: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal Server Error', status: 500 } }])
   t.match(logs.find((line) => line.level === ERROR && line.sequence !== undefined), { msg: /behind .*tickets.id.*answered as an internal error/ })
 })
 

@@ -389,7 +389,7 @@ main().catch((err) => { console.error(err); process.exit(1) })
   t.equal(required.loadedBefore, false, 'neither the main entry nor this one loads mercurius or graphql')
   const expected = {
     data: { createTeam: null },
-    errors: [{ message: 'A record with this org_id and team_name already exists.', locations: [{ line: 1, column: 12 }], path: ['createTeam'], extensions: { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['org_id', 'team_name'] } }]
+    errors: [{ message: 'A record with this org_id and team_name already exists.', locations: [{ line: 1, column: 12 }], path: ['createTeam'], extensions: { code: 'PG_UNIQUE_VIOLATION', message: 'A record with this org_id and team_name already exists.', status: 409, fields: ['org_id', 'team_name'] } }]
   }
   for (const [how, out] of [['import', imported], ['require', required]] as const) {
     t.equal(out.status, 200, `${how}: mercurius's status`)
@@ -508,7 +508,7 @@ export const notAny: Array<IsAny<unknown>> = [
   false as IsAny<typeof FailedTransactionError>, false as IsAny<typeof ConflictCounters>, false as IsAny<typeof pgConflict>,
   false as IsAny<typeof conflictConfig>, false as IsAny<typeof ExpressInvalidOptionError>, false as IsAny<typeof pgConflictMercurius>
 ]
-export const extensions: ConflictExtensions = { code: 'PG_UNIQUE_VIOLATION', status: 409, fields: ['email'] }
+export const extensions: ConflictExtensions = { code: 'PG_UNIQUE_VIOLATION', message: 'A record with this email already exists.', status: 409, fields: ['email'] }
 export const codes: string[] = [new InvalidOptionError('x').code, new RolledBackError('x').code, new FailedTransactionError('x').code]
 
 export async function transactions (pool: pg.Pool): Promise<number> {

@@ -379,3 +379,23 @@ t.test('Express: a catalog read before any level asked (ready(), then a route\'s
     t.same((await request(`${url}/users`, 'POST', bothTaken)).json.fields, failing ? ['userName'] : ['userName', 'email'], failing ? 'the read failing: as today' : 'read again, with the details')
   }
 })
+
+t.test('the other keys\' messages and fields from their constraints\' comments (docs/comments.md), as the violated key\'s', async (t) => {
+  // The values are found through fieldName (serial_no → serialNo); the comments name the fields the answer gives.
+  await db.exec(`
+    CREATE TABLE gadgets (id serial PRIMARY KEY, serial_no text CONSTRAINT gadgets_serial_key UNIQUE, label text CONSTRAINT gadgets_label_key UNIQUE);
+    COMMENT ON CONSTRAINT gadgets_serial_key ON gadgets IS '@message That serial number is registered.
+@fields serialNo';
+    COMMENT ON CONSTRAINT gadgets_label_key ON gadgets IS '@message That label is in use.
+@fields label';
+    INSERT INTO gadgets (serial_no, label) VALUES ('S1', 'garage');
+  `)
+  const { app } = buildApp(t)
+  await app.register(fastifyPgConflict, { pool: db.pool, catalog: { schemas: [db.schema] }, fieldName: snakeToCamel, allConflicts: true })
+  app.post<{ Body: { serialNo: string, label: string } }>('/gadgets', async (request) => {
+    await db.pool.query('INSERT INTO gadgets (serial_no, label) VALUES ($1, $2)', [request.body.serialNo, request.body.label])
+  })
+  const body = (await app.inject({ method: 'POST', url: '/gadgets', payload: { serialNo: 'S1', label: 'garage' } })).json()
+  t.same([...body.fields].sort(), ['label', 'serialNo'], 'both keys\' fields')
+  t.same(body.conflicts.map((c: { message: string }) => c.message).sort(), ['That label is in use.', 'That serial number is registered.'], 'each with its comment\'s message')
+})

@@ -36,15 +36,15 @@ const base = await app.listen({ port: 0, host: '127.0.0.1' })
 let unexpected = 0
 const indent = (text: string): string => text.replaceAll('\n', '\n    ')
 
-async function post (path: string, body: object): Promise<{ status: number, answer: unknown }> {
+async function post (path: string, body: object): Promise<{ status: number, answer: unknown, replayed: string | null }> {
   const response = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  return { status: response.status, answer: await response.json() }
+  return { status: response.status, answer: await response.json(), replayed: response.headers.get('idempotent-replayed') }
 }
 
 async function step (what: string, path: string, body: object, expected: number): Promise<void> {
   console.log(`\n${what}\n  POST ${path} ${JSON.stringify(body)}`)
-  const { status, answer } = await post(path, body)
-  console.log(`  ← ${status} ${indent(JSON.stringify(answer, null, 2))}`)
+  const { status, answer, replayed } = await post(path, body)
+  console.log(`  ← ${status}${replayed === null ? '' : ` (Idempotent-Replayed: ${replayed})`} ${indent(JSON.stringify(answer, null, 2))}`)
   if (status !== expected) { unexpected++; console.log(`  !! expected ${expected}`) }
 }
 
@@ -58,6 +58,13 @@ try {
   await step('Ada joins the Research team (Problem Details on this route)', '/teams/1/members', { userId: 1 }, 201)
   await step('Ada joins it again: a duplicate, 409', '/teams/1/members', { userId: 1 }, 409)
   await step('A member for a team that does not exist: the client referred to nothing, 422', '/teams/999/members', { userId: 1 }, 422)
+
+  await step('An account', '/accounts', { email: 'linus@example.com', username: 'linus' }, 201)
+  await step('Email and username both taken: both in one answer (allConflicts), the username\'s message from its constraint\'s comment',
+    '/accounts', { email: 'linus@example.com', username: 'linus' }, 409)
+  await step('An order', '/orders', { ref: 'A-100', item: 'book' }, 201)
+  await step('The same order again, as a client retries after a lost response: its own order back (replay)', '/orders', { ref: 'A-100', item: 'book' }, 200)
+  await step('Another order under the same ref: a conflict, 409', '/orders', { ref: 'A-100', item: 'pen' }, 409)
 
   console.log('\nTen signups for the same email at the same moment (a race between requests)')
   const statuses = (await Promise.all(Array.from({ length: 10 }, async () =>

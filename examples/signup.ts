@@ -1,5 +1,7 @@
 // A small signup API: users with a unique email (case-insensitive), teams unique per organisation,
-// and team members, which must be users of existing teams.
+// and team members, which must be users of existing teams; accounts whose email and username are
+// checked together (allConflicts, a message kept in the database), and orders a client may retry
+// (replay).
 // Run it with `npm run demo`, which also sends it a few requests.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type pg from 'pg'
@@ -22,6 +24,18 @@ export const schemaSql = `
     team_id int NOT NULL REFERENCES teams,
     user_id int NOT NULL REFERENCES users,
     PRIMARY KEY (team_id, user_id)
+  );
+  CREATE TABLE accounts (
+    id serial PRIMARY KEY,
+    email text NOT NULL CONSTRAINT accounts_email_key UNIQUE,
+    username text NOT NULL CONSTRAINT accounts_username_key UNIQUE
+  );
+  -- The message lives with the constraint, for every application on the database (docs/comments.md).
+  COMMENT ON CONSTRAINT accounts_username_key ON accounts IS '@message That username is taken: pick another.';
+  CREATE TABLE orders (
+    id serial PRIMARY KEY,
+    ref text NOT NULL CONSTRAINT orders_ref_key UNIQUE,
+    item text NOT NULL
   );
 `
 
@@ -74,6 +88,22 @@ export async function buildSignupApp (pool: pg.Pool, logger: FastifyServerOption
       'INSERT INTO members (team_id, user_id) VALUES ($1, $2)', [request.params.teamId, request.body.userId]
     ))
     return reply.code(201).send({ teamId: Number(request.params.teamId), userId: request.body.userId })
+  })
+
+  app.post<{ Body: { email: string, username: string } }>('/accounts', {
+    // Every conflicting field in one answer: email and username both taken, both named.
+    config: { conflict: { allConflicts: true } }
+  }, async (request, reply) => {
+    const { rows } = await pool.query('INSERT INTO accounts (email, username) VALUES ($1, $2) RETURNING id, email, username', [request.body.email, request.body.username])
+    return reply.code(201).send(rows[0])
+  })
+
+  app.post<{ Body: { ref: string, item: string } }>('/orders', {
+    // A client that sends the same order again (its response was lost) gets its order back, not a 409.
+    config: { conflict: { replay: { columns: ['id'] } } }
+  }, async (request, reply) => {
+    const { rows } = await pool.query('INSERT INTO orders (ref, item) VALUES ($1, $2) RETURNING id, ref, item', [request.body.ref, request.body.item])
+    return reply.code(201).send(rows[0])
   })
 
   return app

@@ -54,3 +54,18 @@ t.test('team members: duplicates 409 and missing teams 422, as Problem Details',
     }
   })
 })
+
+t.test('accounts: every conflicting field at once, a message from the constraint\'s comment; orders: a retried create replayed', async (t) => {
+  t.equal((await post('/accounts', { email: 'linus@example.com', username: 'linus' })).status, 201)
+  const both = await post('/accounts', { email: 'linus@example.com', username: 'linus' })
+  t.equal(both.status, 409)
+  t.same(both.body.fields, ['email', 'username'], 'both taken, both named')
+  t.match(both.body.conflicts, [{ fields: ['email'] }, { fields: ['username'], message: 'That username is taken: pick another.' }])
+  const order = await post('/orders', { ref: 'A-100', item: 'book' })
+  t.equal(order.status, 201)
+  const again = await app.inject({ method: 'POST', url: '/orders', payload: { ref: 'A-100', item: 'book' } })
+  t.equal(again.statusCode, 200)
+  t.equal(again.headers['idempotent-replayed'], 'true')
+  t.same(again.json(), order.body, 'the order the first attempt wrote')
+  t.equal((await post('/orders', { ref: 'A-100', item: 'pen' })).status, 409, 'another order under that ref')
+})

@@ -294,10 +294,16 @@ t.test('app.pgConflict.withTransaction: the plugin pool (or @fastify/postgres), 
   await app.register(fastifyPostgres, { connectionString: databaseUrl(), options: `-c search_path=${db.schema}`, max: 10 })
   await app.register(fastifyPgConflict, { catalog: false })
   await app.ready()
+  // The race made sure of: the first two calls to find no tag both go on to insert it (however
+  // slowly the pool's connections open), so one of them meets the other's row.
+  let empty = 0
+  let bothChecked!: () => void
+  const barrier = new Promise<void>((resolve) => { bothChecked = resolve })
   const results = await Promise.all(Array.from({ length: 20 }, async () => await app.pgConflict.withTransaction(async (client: pg.PoolClient) => {
     const found = await client.query('SELECT id FROM tags WHERE slug = $1', ['news'])
     if (found.rows.length > 0) return (found.rows[0] as { id: number }).id
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    if (++empty === 2) bothChecked()
+    if (empty <= 2) await barrier
     const { rows } = await client.query('INSERT INTO tags (slug) VALUES ($1) RETURNING id', ['news'])
     return (rows[0] as { id: number }).id
   }, { retryOn: ['tags_slug_key'], attempts: 5 })))

@@ -78,7 +78,7 @@ export function quoteIdentifier (name: string): string {
 export function checkSql (schema: string, table: string, checks: readonly Check[]): string {
   const relation = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`
   const tests = checks.map(({ condition }, i) => `EXISTS (SELECT 1 FROM ${relation} WHERE ${condition}) AS "${i}"`)
-  return `WITH ${SUPPLIED} AS (SELECT * FROM jsonb_populate_record(NULL::${relation}, $1::jsonb))\nSELECT ${tests.join(',\n       ')}`
+  return `WITH ${SUPPLIED} AS (SELECT * FROM jsonb_populate_record(NULL::${relation}, $1::text::jsonb))\nSELECT ${tests.join(',\n       ')}`
 }
 
 /**

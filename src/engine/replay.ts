@@ -120,24 +120,35 @@ export function replayQuery (index: UniqueIndex, columns: readonly string[], sup
   const selected = columns.filter((column) => supplied.has(column) || keyColumns.includes(column) || shown.includes(column))
   const record: Record<string, unknown> = {}
   for (const column of compared) record[column] = supplied.get(column)
-  const conditions = [
-    'f.fresh',
-    ...keyColumns.map((column) => `t.${quoteIdentifier(column)} = r.${quoteIdentifier(column)}`),
-    ...compared.map((column) => `t.${quoteIdentifier(column)} IS NOT DISTINCT FROM r.${quoteIdentifier(column)}`)
-  ]
-  const text = `SELECT f.fresh, m.found${selected.map((_, i) => `, m.c${i}`).join('')}
+  // The rows holding the key (a partial index's key may be in rows outside it too, a child table's
+  // are left out: ONLY), each saying whether it is equal in every column the request supplied.
+  const byKey = keyColumns.map((column) => `t.${quoteIdentifier(column)} = r.${quoteIdentifier(column)}`)
+  const equal = compared.map((column) => `t.${quoteIdentifier(column)} IS NOT DISTINCT FROM r.${quoteIdentifier(column)}`)
+  // (The JSON as text, then jsonb: clients other than pg, Bun.SQL's or postgres.js's, send a string parameter as a JSON string.)
+  const text = `SELECT f.fresh, m.found, m.equal${selected.map((_, i) => `, m.c${i}`).join('')}
 FROM (SELECT ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                    WHERE a.attrelid = $2::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) = $3::text[] AS fresh) f
-LEFT JOIN LATERAL (SELECT true AS found, ${selected.map((column, i) => `t.${quoteIdentifier(column)} AS c${i}`).join(', ')}
-  FROM ${table} t, jsonb_populate_record(NULL::${table}, $1::jsonb) r
-  WHERE ${conditions.join(' AND ')} LIMIT 2) m ON true`
+LEFT JOIN LATERAL (SELECT true AS found, ${equal.length === 0 ? 'true' : equal.join(' AND ')} AS equal, ${selected.map((column, i) => `t.${quoteIdentifier(column)} AS c${i}`).join(', ')}
+  FROM ONLY ${table} t, jsonb_populate_record(NULL::${table}, $1::text::jsonb) r
+  WHERE f.fresh AND ${byKey.join(' AND ')} LIMIT 2) m ON true`
   return { text, values: [JSON.stringify(record), table, columns], selected }
 }
 
-/** A table's columns, in order, as the catalog has them: what the request's fields are read against. */
-export const TABLE_COLUMNS_SQL = `SELECT a.attname::text AS name FROM pg_catalog.pg_attribute a
+/**
+ * A table's columns, in order, as the catalog has them: what the request's fields are read
+ * against; `required`: NOT NULL without a default (nor identity, nor generated), a value every
+ * insert must give.
+ */
+export const TABLE_COLUMNS_SQL = `SELECT a.attname::text AS name, a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' AS required
+FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`
+
+/** A table's columns, and those an insert must give a value for. */
+interface TableColumns {
+  columns: string[]
+  required: string[]
+}
 
 /** What a replay needs from the request, already read through the route's field mapping. */
 export interface ReplayRequest {
@@ -152,9 +163,9 @@ export interface ReplayRequest {
  * changed), and the one query per replay, within the request's deadline.
  */
 export class Replayer {
-  private readonly tables = new Map<string, Promise<string[] | undefined>>()
+  private readonly tables = new Map<string, Promise<TableColumns | undefined>>()
   /** The same, once read: the steady state takes them without waiting (no timer, no promise race). */
-  private readonly known = new Map<string, string[]>()
+  private readonly known = new Map<string, TableColumns>()
   /** Tables whose rows the role may not read: said once each. */
   private readonly denied = new Set<string>()
 
@@ -168,9 +179,13 @@ export class Replayer {
     const db = this.db() as Queryable // set before the catalog is read, and an index comes from the catalog
     if (!onTable(index, options.table)) return undefined
     const where = `${index.schema}\u0000${index.table}`
-    const columns = this.known.get(where) ?? await deadline.within(this.columns(db, index, where))
-    if (columns === undefined) return undefined
+    const table = this.known.get(where) ?? await deadline.within(this.columns(db, index, where))
+    if (table === undefined) return undefined
+    const { columns, required } = table
     const supplied = request.supplied(columns)
+    // A row the request could not have written alone (a column it did not give, which the handler
+    // filled: an owner, a parent's id) may be anyone's: only the request's own whole row is replayed.
+    if (required.some((column) => supplied.get(column) === undefined)) return undefined
     const key = options.key
     if (key !== undefined && (supplied.get(key) === undefined || supplied.get(key) === null)) return undefined
     const query = replayQuery(index, columns, supplied, [...options.columns ?? [], ...key === undefined ? [] : [key]])
@@ -180,17 +195,20 @@ export class Replayer {
     if (found === undefined) return undefined // the deadline, or an error (logged)
     if (rows?.length !== 1) return undefined // two rows through one key (a partial index's other rows): which one is in doubt
     if (found.fresh !== true) this.forget(where) // the table's columns changed: read again at the next replay
-    if (found.found !== true) return undefined
+    if (found.found !== true || found.equal !== true) return undefined
     const row: Record<string, unknown> = {}
     query.selected.forEach((column, i) => { row[request.fieldName(column)] = found[`c${i}`] })
     return row
   }
 
-  private async columns (db: Queryable, index: UniqueIndex, where: string): Promise<string[] | undefined> {
+  private async columns (db: Queryable, index: UniqueIndex, where: string): Promise<TableColumns | undefined> {
     let columns = this.tables.get(where)
     if (columns === undefined) {
       columns = db.query(TABLE_COLUMNS_SQL, [index.schema, index.table])
-        .then(({ rows }) => (rows as Array<{ name: string }>).map((row) => row.name), () => undefined)
+        .then(({ rows }) => {
+          const read = rows as Array<{ name: string, required: boolean }>
+          return { columns: read.map((row) => row.name), required: read.filter((row) => row.required).map((row) => row.name) }
+        }, () => undefined)
       this.tables.set(where, columns)
       // (A read that failed is tried again next time; one that ended is as current as any.)
       void columns.then((found) => { if (found === undefined) this.tables.delete(where); else this.known.set(where, found) })

@@ -318,3 +318,29 @@ t.test('a route with replay keeps its own handler: its success path is the same 
   app.post('/with', { config: { conflict: { replay: { columns: ['id'] } } } }, handler)
   t.equal(installed.get('/with'), handler, 'not wrapped')
 })
+
+t.test('only the request\'s own whole row: a column the handler filled (not supplied, nor given by values) is a 409; a child table\'s row is not the table\'s', async (t) => {
+  await db.exec(`
+    CREATE TABLE profiles (id serial PRIMARY KEY, user_id int NOT NULL, handle text NOT NULL CONSTRAINT profiles_handle_key UNIQUE);
+    INSERT INTO profiles (user_id, handle) VALUES (2, 'carol');
+    CREATE TABLE codes (code text NOT NULL CONSTRAINT codes_code_key UNIQUE, note text);
+    CREATE TABLE old_codes () INHERITS (codes);
+    INSERT INTO codes VALUES ('X', 'mine'); INSERT INTO old_codes VALUES ('X', 'theirs');
+  `)
+  const { app } = await appOn(t, db.pool, 2000, (app) => {
+    // The user's id comes from the session (a header here), not from the body.
+    app.post<{ Body: { handle: string } }>('/profiles', { config: { conflict: { replay: true } } }, async (request) =>
+      (await db.pool.query('INSERT INTO profiles (user_id, handle) VALUES ($1, $2) RETURNING id', [Number(request.headers['x-user']), request.body.handle])).rows[0])
+    app.post<{ Body: { handle: string } }>('/profiles/scoped', {
+      config: { conflict: { replay: { values: (request) => ({ handle: (request.body as { handle: string }).handle, user_id: Number(request.headers['x-user']) }) } } }
+    }, async (request) =>
+      (await db.pool.query('INSERT INTO profiles (user_id, handle) VALUES ($1, $2) RETURNING id', [Number(request.headers['x-user']), request.body.handle])).rows[0])
+    app.post<{ Body: { code: string, note: string } }>('/codes', { config: { conflict: { replay: true } } }, async (request) =>
+      (await db.pool.query('INSERT INTO codes VALUES ($1, $2)', [request.body.code, request.body.note])).rowCount)
+  })
+  t.equal((await post(app, '/profiles', { handle: 'carol' }, { 'x-user': '1' })).status, 409, 'carol\'s handle, by another user: never her row')
+  t.equal((await post(app, '/profiles/scoped', { handle: 'carol' }, { 'x-user': '1' })).status, 409, 'with values: another user\'s is a 409')
+  t.equal((await post(app, '/profiles/scoped', { handle: 'carol' }, { 'x-user': '2' })).status, 200, 'with values: her own is replayed')
+  t.equal((await post(app, '/codes', { code: 'X', note: 'theirs' })).status, 409, 'the row of a child table that matches is not the one in conflict')
+  t.equal((await post(app, '/codes', { code: 'X', note: 'mine' })).status, 200, 'the table\'s own is')
+})

@@ -63,7 +63,7 @@ t.test('replayQuery: catalog names quoted, values one JSON parameter; nothing wh
   const query = replayQuery(odd, columns, new Map<string, unknown>([['Org "Id"', 7], ['email', "a'b@example.com"], ['name', null]]), ['id']) as NonNullable<ReturnType<typeof replayQuery>>
   t.same(query.selected, ['id', 'Org "Id"', 'email', 'name'], 'the supplied columns, the key\'s and those shown: never secret')
   t.same(query.values, [JSON.stringify({ 'Org "Id"': 7, email: "a'b@example.com", name: null }), '"app"."Odd ""Table"""', columns])
-  t.match(query.text, 'FROM "app"."Odd ""Table""" t, jsonb_populate_record(NULL::"app"."Odd ""Table""", $1::jsonb) r')
+  t.match(query.text, 'FROM ONLY "app"."Odd ""Table""" t, jsonb_populate_record(NULL::"app"."Odd ""Table""", $1::text::jsonb) r')
   t.match(query.text, 't."Org ""Id""" = r."Org ""Id""" AND t."email" = r."email"')
   t.match(query.text, 't."name" IS NOT DISTINCT FROM r."name"')
   t.notMatch(query.text, "a'b", 'no value in the text')

@@ -123,12 +123,13 @@ export function replayQuery (index: UniqueIndex, columns: readonly string[], sup
   // The rows holding the key (a partial index's key may be in rows outside it too, a child table's
   // are left out: ONLY), each saying whether it is equal in every column the request supplied.
   const byKey = keyColumns.map((column) => `t.${quoteIdentifier(column)} = r.${quoteIdentifier(column)}`)
+  // (Never empty: the key's columns are among those supplied.)
   const equal = compared.map((column) => `t.${quoteIdentifier(column)} IS NOT DISTINCT FROM r.${quoteIdentifier(column)}`)
   // (The JSON as text, then jsonb: clients other than pg, Bun.SQL's or postgres.js's, send a string parameter as a JSON string.)
   const text = `SELECT f.fresh, m.found, m.equal${selected.map((_, i) => `, m.c${i}`).join('')}
 FROM (SELECT ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
                    WHERE a.attrelid = $2::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) = $3::text[] AS fresh) f
-LEFT JOIN LATERAL (SELECT true AS found, ${equal.length === 0 ? 'true' : equal.join(' AND ')} AS equal, ${selected.map((column, i) => `t.${quoteIdentifier(column)} AS c${i}`).join(', ')}
+LEFT JOIN LATERAL (SELECT true AS found, ${equal.join(' AND ')} AS equal, ${selected.map((column, i) => `t.${quoteIdentifier(column)} AS c${i}`).join(', ')}
   FROM ONLY ${table} t, jsonb_populate_record(NULL::${table}, $1::text::jsonb) r
   WHERE f.fresh AND ${byKey.join(' AND ')} LIMIT 2) m ON true`
   return { text, values: [JSON.stringify(record), table, columns], selected }
